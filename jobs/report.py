@@ -1,0 +1,85 @@
+"""What `/spread`, `/top5` and `spreadwatch report` show, assembled from the store (no recomputation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from jobs.pipeline import DataStatus
+from jobs.spread import IndustryGain, Snapshot
+from jobs.store import Store
+
+
+@dataclass(frozen=True)
+class SpreadReport:
+    snapshot: Snapshot
+    status: DataStatus
+    change_1w: float | None  # spread change in percent points vs the last day on/before D - 7 days
+    change_1m: float | None  # ... vs D - 1 month
+    history_start: date
+    requested_as_of: date | None  # the --as-of asked for (the snapshot may be of an earlier day)
+
+    @property
+    def stale(self) -> bool:
+        """True when the numbers are not the latest the market has produced."""
+        if self.requested_as_of is not None:
+            return self.snapshot.as_of < self.status.expected_date and self.requested_as_of >= self.status.expected_date
+        return self.status.stale
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.snapshot
+
+        def item(g: IndustryGain) -> dict[str, Any]:
+            return {"code": g.code, "name": g.name, "gain": round(g.gain, 4), "rank": g.rank}
+
+        return {
+            "as_of": s.as_of.isoformat(),
+            "spread": round(s.spread, 4),
+            "percentile": round(s.percentile, 2),
+            "top": [item(g) for g in s.top],
+            "bottom": [item(g) for g in s.bottom],
+            "top_avg": round(s.top_avg, 4),
+            "bottom_avg": round(s.bottom_avg, 4),
+            "base_date": s.base_date.isoformat(),
+            "history_days": s.history_days,
+            "history_rank": s.history_rank,
+            "history_start": self.history_start.isoformat(),
+            "change_1w": None if self.change_1w is None else round(self.change_1w, 4),
+            "change_1m": None if self.change_1m is None else round(self.change_1m, 4),
+            "window": s.window,
+            "k": s.k,
+            "source": self.status.source,
+            "source_label": self.status.source_label,
+            "synthetic": self.status.synthetic,
+            "stale": self.stale,
+            "last_data_date": self.status.last_data_date.isoformat() if self.status.last_data_date else None,
+        }
+
+
+def _change(series: pd.Series, day: date, before: date) -> float | None:
+    past = series.loc[: pd.Timestamp(before)]
+    if past.empty:
+        return None
+    return float(series.loc[pd.Timestamp(day)] - past.iloc[-1])
+
+
+def build_report(
+    store: Store, status: DataStatus, history_start: date, as_of: date | None = None
+) -> SpreadReport | None:
+    snap = store.snapshot(status.source, as_of)
+    if snap is None:
+        return None
+    day = snap.as_of
+    series = store.spread_series(status.source, start=day - timedelta(days=40), end=day)["spread"]
+    month_ago = (pd.Timestamp(day) - pd.DateOffset(months=1)).date()
+    return SpreadReport(
+        snapshot=snap,
+        status=status,
+        change_1w=_change(series, day, day - timedelta(days=7)),
+        change_1m=_change(series, day, month_ago),
+        history_start=history_start,
+        requested_as_of=as_of,
+    )

@@ -1,0 +1,177 @@
+"""One typed settings object, loaded from YAML and validated at start-up.
+
+Errors name the offending key (``alerts.enter_percentile``) and the expected form, so a bad config
+stops the service with one line instead of a traceback. The bot token never lives in this object:
+only the *name* of the environment variable that holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+WINDOW_RE = re.compile(r"^(\d+)([MD])$")
+
+
+class ConfigError(Exception):
+    """A configuration problem; ``str()`` is the one-line message shown to the operator."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSettings(_Strict):
+    # "sample" (bundled synthetic data), "akshare" (Shenwan 2021 level-1, live) or "csv:PATH"
+    source: str = "sample"
+    fetch_timeout_s: float = Field(20.0, gt=0, le=600)
+    fetch_retries: int = Field(3, ge=0, le=10)
+    backoff_s: float = Field(2.0, ge=0, le=300)
+    max_daily_move: float = Field(0.25, gt=0, le=1.0)
+
+    @field_validator("source")
+    @classmethod
+    def _source_form(cls, v: str) -> str:
+        if v in ("sample", "akshare") or (v.startswith("csv:") and len(v) > 4):
+            return v
+        raise ValueError("expected 'sample', 'akshare' or 'csv:PATH'")
+
+
+class MetricSettings(_Strict):
+    window: str = "6M"
+    top_k: int = Field(5, ge=1, le=15)
+    history_start: date = date(2010, 1, 1)
+
+    @field_validator("window")
+    @classmethod
+    def _window_form(cls, v: str) -> str:
+        m = WINDOW_RE.match(v)
+        if not m or int(m.group(1)) == 0:
+            raise ValueError("expected a window like '6M' (calendar months) or '120D' (trading days)")
+        return v
+
+
+class StorageSettings(_Strict):
+    path: Path = Path("spreadwatch.db")
+
+
+class TelegramSettings(_Strict):
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    base_url: str | None = None
+    base_file_url: str | None = None
+    admins: tuple[int, ...] = ()
+    allowed_chats: tuple[int, ...] = ()
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+
+    @model_validator(mode="after")
+    def _webhook_needs_url(self) -> TelegramSettings:
+        if self.mode == "webhook" and not self.webhook_url:
+            raise ValueError("webhook_url is required when mode is 'webhook'")
+        return self
+
+
+class ScheduleSettings(_Strict):
+    timezone: str = "Asia/Shanghai"
+    daily_time: time = time(16, 30)
+    retry_every_min: int = Field(15, ge=1, le=240)
+    cutoff_time: time = time(21, 0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("expected an IANA time zone such as 'Asia/Shanghai'") from exc
+        return v
+
+
+class AlertSettings(_Strict):
+    enter_percentile: float = Field(90.0, gt=0, le=100)
+    high_percentile: float = Field(95.0, gt=0, le=100)
+    resolve_percentile: float = Field(80.0, ge=0, le=100)
+    new_high_tier: bool = True
+    consecutive_days: int = Field(1, ge=1, le=60)
+    remind_every_days: int = Field(5, ge=0, le=250)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> AlertSettings:
+        if not self.resolve_percentile < self.enter_percentile <= self.high_percentile:
+            raise ValueError(
+                "expected resolve_percentile < enter_percentile <= high_percentile "
+                f"(got {self.resolve_percentile}, {self.enter_percentile}, {self.high_percentile})"
+            )
+        return self
+
+
+class Settings(_Strict):
+    lang: Literal["zh", "en"] = "zh"
+    data: DataSettings = DataSettings()
+    metric: MetricSettings = MetricSettings()
+    storage: StorageSettings = StorageSettings()
+    telegram: TelegramSettings = TelegramSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    alerts: AlertSettings = AlertSettings()
+    # extra sections owned by later features (regimes, ...) are validated by their own models
+    regimes: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def is_default_source(self) -> bool:
+        return self.data.source == "sample"
+
+    def bot_token(self) -> str | None:
+        return os.environ.get(self.telegram.token_env) or None
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    got = err.get("input")
+    shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    more = f"; {len(exc.errors()) - 1} more problem(s)" if len(exc.errors()) > 1 else ""
+    return f"config error: {key}: {msg}{shown}{more}"
+
+
+def parse_settings(raw: Any, origin: str = "config") -> Settings:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config error: {origin}: expected a mapping of sections at the top level")
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None
+
+
+def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None]:
+    """Load settings from ``path``; with no path, ``config.yaml`` if present, else built-in defaults."""
+    if path is None:
+        candidate = Path(DEFAULT_CONFIG_FILE)
+        if not candidate.exists():
+            return Settings(), None
+        path = candidate
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config error: file not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config error: {p}:{where}: not valid YAML") from None
+    return parse_settings(raw, str(p)), p

@@ -1,0 +1,79 @@
+"""The source interface: every data source yields long price batches for the industries it declares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Protocol
+
+import pandas as pd
+
+# Shenwan 2021 level-1 industries (31), as akshare's index_hist_sw serves them.
+SW2021_L1: dict[str, str] = {
+    "801010": "农林牧渔",
+    "801030": "基础化工",
+    "801040": "钢铁",
+    "801050": "有色金属",
+    "801080": "电子",
+    "801110": "家用电器",
+    "801120": "食品饮料",
+    "801130": "纺织服饰",
+    "801140": "轻工制造",
+    "801150": "医药生物",
+    "801160": "公用事业",
+    "801170": "交通运输",
+    "801180": "房地产",
+    "801200": "商贸零售",
+    "801210": "社会服务",
+    "801230": "综合",
+    "801710": "建筑材料",
+    "801720": "建筑装饰",
+    "801730": "电力设备",
+    "801740": "国防军工",
+    "801750": "计算机",
+    "801760": "传媒",
+    "801770": "通信",
+    "801780": "银行",
+    "801790": "非银金融",
+    "801880": "汽车",
+    "801890": "机械设备",
+    "801950": "煤炭",
+    "801960": "石油石化",
+    "801970": "环保",
+    "801980": "美容护理",
+}
+
+BATCH_COLUMNS = ["date", "code", "name", "close", "amount"]
+
+
+class FetchError(Exception):
+    """The source could not deliver a batch (network, upstream error, malformed payload)."""
+
+
+@dataclass
+class PriceBatch:
+    """Rows ``date`` (datetime.date), ``code``, ``name``, ``close``, ``amount`` (may be NaN)."""
+
+    rows: pd.DataFrame
+    # code -> name the source declares; every declared code must be in a live batch (complete=True)
+    declared: dict[str, str]
+    complete: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def last_date(self) -> date | None:
+        return None if self.rows.empty else max(self.rows["date"])
+
+
+class Source(Protocol):
+    name: str
+    label: str  # shown to users: where the numbers come from
+    synthetic: bool
+
+    def fetch(self, since: date | None, until: date) -> PriceBatch:
+        """Rows with since < date <= until (all history when ``since`` is None)."""
+        ...
+
+
+def empty_rows() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("date", "code", "name") else float) for c in BATCH_COLUMNS})

@@ -1,0 +1,314 @@
+"""The differentiation metric, pure: closes in, spread history and snapshots out.
+
+Definitions (reproduce the 2025-02-16 strategy report on Shenwan level-1 data):
+
+* gain of an industry on trading day D = close(D) / close(B) - 1, where B is the first row of the data
+  strictly after D minus the window (``6M`` = six calendar months; ``120D`` = 120 rows earlier);
+* ranked on D: the industries with a close on both B and D; a spread needs at least 2K of them;
+* spread = mean gain of the top K - mean gain of the bottom K;
+* percentile = share of days from ``history_start`` up to and including D whose spread is <= D's, 0-100.
+
+All numbers leaving this module are in percent points. Nothing here reads the clock, a file or the
+network: data and ``as_of`` come in as arguments.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+_WINDOW_RE = re.compile(r"^(\d+)([MD])$")
+
+
+@dataclass(frozen=True)
+class Window:
+    count: int
+    unit: str  # "M" calendar months, "D" trading days (rows)
+
+    @classmethod
+    def parse(cls, text: str) -> Window:
+        m = _WINDOW_RE.match(text)
+        if not m or int(m.group(1)) <= 0:
+            raise ValueError(f"window must look like '6M' or '120D', got {text!r}")
+        return cls(int(m.group(1)), m.group(2))
+
+    def __str__(self) -> str:
+        return f"{self.count}{self.unit}"
+
+
+class NameBook:
+    """Industry names over time: a code keeps its code through renames (801210 餐饮旅游 → 社会服务)."""
+
+    def __init__(self, periods: Iterable[tuple[str, date, str]] = ()) -> None:
+        self._by_code: dict[str, list[tuple[date, str]]] = {}
+        for code, valid_from, name in periods:
+            self._by_code.setdefault(code, []).append((valid_from, name))
+        for spans in self._by_code.values():
+            spans.sort()
+
+    @classmethod
+    def constant(cls, names: Mapping[str, str]) -> NameBook:
+        return cls((code, date.min, name) for code, name in names.items())
+
+    def name(self, code: str, on: date | None = None) -> str:
+        spans = self._by_code.get(code)
+        if not spans:
+            return code
+        if on is None:
+            return spans[-1][1]
+        i = bisect.bisect_right(spans, (on, "\uffff")) - 1
+        return spans[max(i, 0)][1]
+
+    def codes(self) -> list[str]:
+        return sorted(self._by_code)
+
+    def latest(self) -> dict[str, str]:
+        return {code: spans[-1][1] for code, spans in self._by_code.items()}
+
+    def periods(self) -> list[tuple[str, date, str]]:
+        return [(code, d, n) for code, spans in sorted(self._by_code.items()) for d, n in spans]
+
+
+@dataclass(frozen=True)
+class IndustryGain:
+    code: str
+    name: str
+    gain: float  # percent points
+    rank: int  # 1 = highest gain on the day
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    as_of: date
+    base_date: date  # B for this D: the close the gains are measured from
+    spread: float
+    percentile: float
+    top_avg: float
+    bottom_avg: float
+    top: tuple[IndustryGain, ...]
+    bottom: tuple[IndustryGain, ...]  # lowest gain first
+    gains: tuple[IndustryGain, ...]  # every ranked industry, highest first
+    n_ranked: int
+    history_days: int  # days in the percentile's history, D included
+    history_rank: int  # 1 = the widest spread of that history
+    window: str
+    k: int
+
+
+@dataclass(frozen=True)
+class SpreadHistory:
+    """Every trading day's metric, computed at once.
+
+    ``frame`` is indexed by date with columns spread, percentile, top_avg, bottom_avg, n_ranked,
+    history_days, history_rank (rows before a spread exists are dropped). ``gains`` is the dates x codes
+    matrix in percent (NaN where not ranked) and ``top_idx``/``bottom_idx`` the column positions of the
+    top and bottom K per row of ``frame``.
+    """
+
+    frame: pd.DataFrame
+    gains: pd.DataFrame
+    base_dates: pd.Series
+    top_idx: np.ndarray
+    bottom_idx: np.ndarray
+    names: NameBook
+    window: Window
+    k: int
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def snapshot(self, as_of: date | None = None) -> Snapshot | None:
+        """The snapshot of the last computed day on or before ``as_of`` (default: the last day)."""
+        if self.frame.empty:
+            return None
+        idx = self.frame.index
+        if as_of is None:
+            pos = len(idx) - 1
+        else:
+            pos = int(idx.searchsorted(pd.Timestamp(as_of), side="right")) - 1
+            if pos < 0:
+                return None
+        return self._snapshot_at(pos)
+
+    def _snapshot_at(self, pos: int) -> Snapshot:
+        row = self.frame.iloc[pos]
+        ts = self.frame.index[pos]
+        day = ts.date()
+        row_gains = self.gains.iloc[pos].to_numpy(dtype=float)
+        codes = self.gains.columns
+        order = np.argsort(row_gains, kind="stable")[: int(np.sum(~np.isnan(row_gains)))]
+        gains = tuple(
+            IndustryGain(str(codes[c]), self.names.name(str(codes[c]), day), float(row_gains[c]), rank)
+            for rank, c in enumerate(order[::-1], start=1)
+        )
+        top = gains[: self.k]
+        bottom = tuple(reversed(gains[-self.k :]))
+        return Snapshot(
+            as_of=day,
+            base_date=self.base_dates.loc[ts].date(),
+            spread=float(row["spread"]),
+            percentile=float(row["percentile"]),
+            top_avg=float(row["top_avg"]),
+            bottom_avg=float(row["bottom_avg"]),
+            top=top,
+            bottom=bottom,
+            gains=gains,
+            n_ranked=int(row["n_ranked"]),
+            history_days=int(row["history_days"]),
+            history_rank=int(row["history_rank"]),
+            window=str(self.window),
+            k=self.k,
+        )
+
+
+def wide_closes(long: pd.DataFrame) -> pd.DataFrame:
+    """Long ``date, code, close`` rows to a dates x codes frame (DatetimeIndex, ascending)."""
+    wide = long.pivot(index="date", columns="code", values="close")
+    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index))
+    wide.columns = wide.columns.astype(str)
+    return wide.sort_index().astype(float)
+
+
+def base_positions(dates: pd.DatetimeIndex, window: Window) -> np.ndarray:
+    """Row position of B for every row; -1 where the data does not reach back far enough."""
+    n = len(dates)
+    if window.unit == "D":
+        pos = np.arange(n) - window.count
+        pos[pos < 0] = -1
+        return pos
+    shifted = dates - pd.DateOffset(months=window.count)
+    pos = dates.searchsorted(shifted, side="right")
+    # B is "the first trading day after D - window": only knowable when the data has a row on or
+    # before D - window, otherwise the first row might not be that day.
+    pos = np.where(pos >= 1, pos, -1)
+    return np.asarray(pos, dtype=np.int64)
+
+
+def compute_history(
+    closes: pd.DataFrame,
+    names: NameBook,
+    window: Window | str = "6M",
+    k: int = 5,
+    history_start: date = date(2010, 1, 1),
+    as_of: date | None = None,
+) -> SpreadHistory:
+    """Spread, percentile and top/bottom K for every trading day, vectorised over the whole history."""
+    if isinstance(window, str):
+        window = Window.parse(window)
+    if as_of is not None:
+        closes = closes.loc[: pd.Timestamp(as_of)]
+    closes = closes.loc[:, closes.notna().any()] if not closes.empty else closes
+    dates = pd.DatetimeIndex(closes.index)
+    values = closes.to_numpy(dtype=float, copy=True)
+    n = values.shape[0]
+
+    bpos = base_positions(dates, window)
+    has_base = (bpos >= 0) & (bpos < np.arange(n))
+    base_vals = np.full_like(values, np.nan)
+    base_vals[has_base] = values[bpos[has_base]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gains = (values / base_vals - 1.0) * 100.0
+
+    ranked_count = np.sum(~np.isnan(gains), axis=1)
+    order = np.argsort(gains, axis=1, kind="stable")  # NaN sorts last
+    usable = ranked_count >= 2 * k
+    rows = np.flatnonzero(usable & (dates >= pd.Timestamp(history_start)))
+
+    top_cols = ranked_count[rows, None] - 1 - np.arange(k)[None, :]
+    top_idx = np.take_along_axis(order[rows], top_cols, axis=1) if len(rows) else np.empty((0, k), int)
+    bottom_idx = order[rows, :k] if len(rows) else np.empty((0, k), int)
+    g = gains[rows]
+    top_avg = np.take_along_axis(g, top_idx, axis=1).mean(axis=1) if len(rows) else np.empty(0)
+    bottom_avg = np.take_along_axis(g, bottom_idx, axis=1).mean(axis=1) if len(rows) else np.empty(0)
+    spread = top_avg - bottom_avg
+
+    idx = dates[rows]
+    s = pd.Series(spread, index=idx)
+    # rank(method="max") counts the days whose spread is <= today's, among days up to today
+    le_count = s.expanding().rank(method="max").to_numpy() if len(s) else np.empty(0)
+    history_days = np.arange(1, len(s) + 1)
+    ge_count = s.expanding().rank(method="max", ascending=False).to_numpy() if len(s) else np.empty(0)
+    frame = pd.DataFrame(
+        {
+            "spread": spread,
+            "percentile": le_count / history_days * 100.0,
+            "top_avg": top_avg,
+            "bottom_avg": bottom_avg,
+            "n_ranked": ranked_count[rows],
+            "history_days": history_days,
+            "history_rank": ge_count.astype(int) if len(s) else np.empty(0, int),
+        },
+        index=idx,
+    )
+    frame.index.name = "date"
+    gains_df = pd.DataFrame(gains[rows], index=idx, columns=closes.columns)
+    base_dates = pd.Series(dates[bpos[rows]], index=idx)
+    return SpreadHistory(
+        frame=frame,
+        gains=gains_df,
+        base_dates=base_dates,
+        top_idx=np.asarray(top_idx, dtype=np.int64),
+        bottom_idx=np.asarray(bottom_idx, dtype=np.int64),
+        names=names,
+        window=window,
+        k=k,
+    )
+
+
+def compute_snapshot_loop(
+    closes: pd.DataFrame,
+    names: NameBook,
+    as_of: date,
+    window: Window | str = "6M",
+    k: int = 5,
+    history_start: date = date(2010, 1, 1),
+) -> tuple[float, float, list[tuple[str, float]], list[tuple[str, float]]]:
+    """A deliberately plain per-day reference implementation (tests and the benchmark compare to it).
+
+    Returns (spread, percentile, top [(code, gain)], bottom [(code, gain)]) for ``as_of``.
+    """
+    if isinstance(window, str):
+        window = Window.parse(window)
+    closes = closes.loc[: pd.Timestamp(as_of)]
+    dates = list(closes.index)
+    spreads: list[float] = []
+    last: tuple[float, list[tuple[str, float]], list[tuple[str, float]]] | None = None
+    for i, d in enumerate(dates):
+        if window.unit == "D":
+            b = i - window.count
+            if b < 0:
+                continue
+        else:
+            limit = d - pd.DateOffset(months=window.count)
+            if dates[0] > limit:
+                continue
+            b = bisect.bisect_right(dates, limit)
+            if b >= i:
+                continue
+        day_gains = []
+        for code in closes.columns:
+            col = closes.columns.get_loc(code)
+            c_d, c_b = closes.iat[i, col], closes.iat[b, col]
+            if np.isnan(c_d) or np.isnan(c_b):
+                continue
+            day_gains.append((str(code), (c_d / c_b - 1) * 100))
+        if len(day_gains) < 2 * k or d < pd.Timestamp(history_start):
+            continue
+        day_gains.sort(key=lambda t: t[1])
+        bottom = day_gains[:k]
+        top = sorted(day_gains[-k:], key=lambda t: -t[1])
+        s = sum(g for _, g in top) / k - sum(g for _, g in bottom) / k
+        spreads.append(s)
+        if d == dates[-1]:
+            last = (s, top, bottom)
+    if last is None:
+        raise ValueError(f"no spread on {as_of}")
+    today = spreads[-1]
+    pct = sum(1 for x in spreads if x <= today) / len(spreads) * 100
+    return last[0], pct, last[1], last[2]

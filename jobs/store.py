@@ -1,0 +1,367 @@
+"""The embedded store: one SQLite file holding prices, computed snapshots and fetch history.
+
+* Versioned schema (``PRAGMA user_version``) migrated forward on open; features add migrations to
+  ``MIGRATIONS`` (append only, never edit a released one).
+* Safe from two processes: WAL journal, a busy timeout, and short write transactions.
+* Everything is keyed by source name ("sample", "akshare", "csv:/path"), so switching the configured
+  source never mixes one data set into another.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from jobs.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
+
+MIGRATIONS: list[str] = [
+    # 1: prices, names, snapshots, fetch log, calendar, key/value meta
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE industry_names (
+        source TEXT NOT NULL, code TEXT NOT NULL, valid_from TEXT NOT NULL, name TEXT NOT NULL,
+        PRIMARY KEY (source, code, valid_from)
+    ) WITHOUT ROWID;
+    CREATE TABLE prices (
+        source TEXT NOT NULL, code TEXT NOT NULL, date TEXT NOT NULL,
+        close REAL NOT NULL, amount REAL,
+        PRIMARY KEY (source, code, date)
+    ) WITHOUT ROWID;
+    CREATE INDEX prices_by_date ON prices (source, date);
+    CREATE TABLE snapshots (
+        source TEXT NOT NULL, date TEXT NOT NULL,
+        spread REAL NOT NULL, percentile REAL NOT NULL,
+        top_avg REAL NOT NULL, bottom_avg REAL NOT NULL,
+        n_ranked INTEGER NOT NULL, history_days INTEGER NOT NULL, history_rank INTEGER NOT NULL,
+        base_date TEXT NOT NULL, window TEXT NOT NULL, k INTEGER NOT NULL,
+        gains_json TEXT NOT NULL,
+        computed_at TEXT NOT NULL,
+        PRIMARY KEY (source, date)
+    ) WITHOUT ROWID;
+    CREATE TABLE fetch_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'prices',
+        started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+        ok INTEGER NOT NULL, rows INTEGER NOT NULL, last_date TEXT, message TEXT NOT NULL
+    );
+    CREATE TABLE calendar_days (date TEXT PRIMARY KEY) WITHOUT ROWID;
+    """,
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    source: str
+    kind: str
+    started_at: str
+    finished_at: str
+    ok: bool
+    rows: int
+    last_date: date | None
+    message: str
+
+
+class Store:
+    """A connection per thread onto one SQLite file."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._migrate()
+
+    # -- connection handling -------------------------------------------------------------------
+    def connect(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front so two writers never deadlock."""
+        conn = self.connect()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def schema_version(self) -> int:
+        return int(self.connect().execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > len(MIGRATIONS):
+                raise RuntimeError(
+                    f"{self.path} has schema version {version}, newer than this program knows "
+                    f"({len(MIGRATIONS)}); upgrade spreadwatch"
+                )
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {i}")
+
+    # -- meta ----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
+        (conn or self.connect()).execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- prices --------------------------------------------------------------------------------
+    def last_price_date(self, source: str) -> date | None:
+        row = self.connect().execute("SELECT MAX(date) FROM prices WHERE source = ?", (source,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def last_closes(self, source: str) -> dict[str, tuple[date, float]]:
+        rows = (
+            self.connect()
+            .execute(
+                """SELECT p.code, p.date, p.close FROM prices p
+               JOIN (SELECT code, MAX(date) AS d FROM prices WHERE source = ? GROUP BY code) m
+                 ON p.code = m.code AND p.date = m.d
+               WHERE p.source = ?""",
+                (source, source),
+            )
+            .fetchall()
+        )
+        return {r["code"]: (date.fromisoformat(r["date"]), float(r["close"])) for r in rows}
+
+    def save_batch(self, source: str, batch: pd.DataFrame, names: Iterable[tuple[str, date, str]]) -> int:
+        """Store a validated batch (columns date, code, close, optional amount) in one transaction."""
+        amount = batch["amount"] if "amount" in batch.columns else pd.Series([None] * len(batch))
+        rows = [
+            (source, str(c), d.isoformat(), float(v), None if a is None or pd.isna(a) else float(a))
+            for c, d, v, a in zip(batch["code"], batch["date"], batch["close"], amount, strict=True)
+        ]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO prices (source, code, date, close, amount) VALUES (?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO industry_names (source, code, valid_from, name) VALUES (?, ?, ?, ?)",
+                [(source, c, d.isoformat(), n) for c, d, n in names],
+            )
+        return len(rows)
+
+    def load_prices(self, source: str, column: str = "close") -> pd.DataFrame:
+        """Dates x codes frame of ``close`` (or ``amount``) for a source."""
+        if column not in ("close", "amount"):
+            raise ValueError(column)
+        rows = (
+            self.connect()
+            .execute(f"SELECT date, code, {column} AS v FROM prices WHERE source = ? ORDER BY date", (source,))
+            .fetchall()
+        )
+        if not rows:
+            return pd.DataFrame(dtype=float)
+        long = pd.DataFrame(rows, columns=["date", "code", "v"])
+        wide = long.pivot(index="date", columns="code", values="v")
+        wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index))
+        wide.columns = wide.columns.astype(str)
+        return wide.astype(float)
+
+    def name_book(self, source: str) -> NameBook:
+        rows = (
+            self.connect()
+            .execute("SELECT code, valid_from, name FROM industry_names WHERE source = ?", (source,))
+            .fetchall()
+        )
+        return NameBook((r["code"], date.fromisoformat(r["valid_from"]), r["name"]) for r in rows)
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def last_snapshot_date(self, source: str) -> date | None:
+        row = self.connect().execute("SELECT MAX(date) FROM snapshots WHERE source = ?", (source,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def save_history(self, source: str, history: SpreadHistory, since: date | None = None) -> int:
+        """Write the daily snapshots of ``history`` (only days after ``since`` when given)."""
+        frame = history.frame
+        positions = range(len(frame))
+        if since is not None:
+            start = int(frame.index.searchsorted(pd.Timestamp(since), side="right"))
+            positions = range(start, len(frame))
+        computed_at = _now()
+        rows = []
+        for pos in positions:
+            snap = history._snapshot_at(pos)
+            rows.append(_snapshot_row(source, snap, computed_at))
+        with self.transaction() as conn:
+            if since is None:
+                conn.execute("DELETE FROM snapshots WHERE source = ?", (source,))
+            conn.executemany(
+                """INSERT OR REPLACE INTO snapshots (source, date, spread, percentile, top_avg, bottom_avg,
+                   n_ranked, history_days, history_rank, base_date, window, k, gains_json, computed_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                rows,
+            )
+        return len(rows)
+
+    def snapshot(self, source: str, as_of: date | None = None) -> Snapshot | None:
+        """The stored snapshot of the last day on or before ``as_of`` (default: the latest)."""
+        sql = "SELECT * FROM snapshots WHERE source = ?"
+        args: list[Any] = [source]
+        if as_of is not None:
+            sql += " AND date <= ?"
+            args.append(as_of.isoformat())
+        row = self.connect().execute(sql + " ORDER BY date DESC LIMIT 1", args).fetchone()
+        return None if row is None else _snapshot_from_row(row)
+
+    def spread_series(self, source: str, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+        """Daily spread and percentile (columns spread, percentile, top_avg, bottom_avg) by date."""
+        rows = (
+            self.connect()
+            .execute(
+                """SELECT date, spread, percentile, top_avg, bottom_avg FROM snapshots
+               WHERE source = ? AND date >= ? AND date <= ? ORDER BY date""",
+                (source, (start or date.min).isoformat(), (end or date.max).isoformat()),
+            )
+            .fetchall()
+        )
+        frame = pd.DataFrame(
+            [tuple(r) for r in rows], columns=["date", "spread", "percentile", "top_avg", "bottom_avg"]
+        )
+        frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date")
+        return frame
+
+    def snapshots_between(self, source: str, start: date, end: date) -> list[Snapshot]:
+        rows = (
+            self.connect()
+            .execute(
+                "SELECT * FROM snapshots WHERE source = ? AND date >= ? AND date <= ? ORDER BY date",
+                (source, start.isoformat(), end.isoformat()),
+            )
+            .fetchall()
+        )
+        return [_snapshot_from_row(r) for r in rows]
+
+    # -- fetch log -----------------------------------------------------------------------------
+    def log_fetch(self, record: FetchRecord) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                """INSERT INTO fetch_log (source, kind, started_at, finished_at, ok, rows, last_date, message)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    record.source,
+                    record.kind,
+                    record.started_at,
+                    record.finished_at,
+                    int(record.ok),
+                    record.rows,
+                    record.last_date.isoformat() if record.last_date else None,
+                    record.message,
+                ),
+            )
+
+    def last_fetch(self, source: str, kind: str = "prices", ok: bool | None = None) -> FetchRecord | None:
+        sql = "SELECT * FROM fetch_log WHERE source = ? AND kind = ?"
+        args: list[Any] = [source, kind]
+        if ok is not None:
+            sql += " AND ok = ?"
+            args.append(int(ok))
+        row = self.connect().execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        return FetchRecord(
+            source=row["source"],
+            kind=row["kind"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            ok=bool(row["ok"]),
+            rows=int(row["rows"]),
+            last_date=date.fromisoformat(row["last_date"]) if row["last_date"] else None,
+            message=row["message"],
+        )
+
+    # -- calendar ------------------------------------------------------------------------------
+    def calendar_days(self) -> list[date]:
+        rows = self.connect().execute("SELECT date FROM calendar_days ORDER BY date").fetchall()
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def save_calendar_days(self, days: Sequence[date]) -> None:
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO calendar_days (date) VALUES (?)", [(d.isoformat(),) for d in days])
+            self.set_meta("calendar_refreshed_at", _now(), conn)
+
+
+def _gain_dict(g: IndustryGain) -> dict[str, Any]:
+    return {"code": g.code, "name": g.name, "gain": round(g.gain, 6), "rank": g.rank}
+
+
+def _snapshot_row(source: str, snap: Snapshot, computed_at: str) -> tuple[Any, ...]:
+    return (
+        source,
+        snap.as_of.isoformat(),
+        snap.spread,
+        snap.percentile,
+        snap.top_avg,
+        snap.bottom_avg,
+        snap.n_ranked,
+        snap.history_days,
+        snap.history_rank,
+        snap.base_date.isoformat(),
+        snap.window,
+        snap.k,
+        json.dumps([_gain_dict(g) for g in snap.gains], ensure_ascii=False),
+        computed_at,
+    )
+
+
+def _snapshot_from_row(row: sqlite3.Row) -> Snapshot:
+    gains = tuple(
+        IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in json.loads(row["gains_json"])
+    )
+    k = int(row["k"])
+    return Snapshot(
+        as_of=date.fromisoformat(row["date"]),
+        base_date=date.fromisoformat(row["base_date"]),
+        spread=float(row["spread"]),
+        percentile=float(row["percentile"]),
+        top_avg=float(row["top_avg"]),
+        bottom_avg=float(row["bottom_avg"]),
+        top=gains[:k],
+        bottom=tuple(reversed(gains[-k:])),
+        gains=gains,
+        n_ranked=int(row["n_ranked"]),
+        history_days=int(row["history_days"]),
+        history_rank=int(row["history_rank"]),
+        window=row["window"],
+        k=k,
+    )

@@ -1,0 +1,101 @@
+"""The /history chart: a real PNG of the promised size, P50/P90 lines that agree with the percentile."""
+
+from __future__ import annotations
+
+import io
+import struct
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bot.charts import HEIGHT_PX, WIDTH_PX, percentile_levels, spread_chart
+from jobs.spread import NameBook, compute_history, wide_closes
+
+SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def synthetic_series(seed: int, days: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    spread = pd.Series(25 + np.cumsum(rng.normal(0, 1, days)), index=pd.bdate_range("2020-01-01", periods=days))
+    percentile = spread.expanding().rank(method="max") / np.arange(1, days + 1) * 100
+    return pd.DataFrame({"spread": spread, "percentile": percentile})
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE
+    assert data[12:16] == b"IHDR"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_png_signature_size_and_it_decodes() -> None:
+    series = synthetic_series(1)
+    data = spread_chart(series, episodes=[(date(2020, 6, 1), date(2020, 7, 1))], lang="en")
+    assert png_size(data) == (WIDTH_PX, HEIGHT_PX)
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        assert img.format == "PNG"
+        assert img.size == (WIDTH_PX, HEIGHT_PX)
+        # not a blank canvas: the line, the bands and the text leave many distinct colours
+        assert len(img.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 50
+
+
+def test_different_inputs_give_different_images() -> None:
+    base = synthetic_series(1)
+    a = spread_chart(base)
+    b = spread_chart(synthetic_series(2))
+    c = spread_chart(base, episodes=[(date(2020, 3, 2), None)])
+    d = spread_chart(base, today=date(2020, 6, 30))
+    e = spread_chart(base, view_from=date(2021, 1, 1))
+    assert len({a, b, c, d, e}) == 5
+    # and the same input draws the same picture, so a cache or a test can rely on it
+    assert spread_chart(base) == a
+
+
+def test_episode_band_is_drawn_where_the_episode_is() -> None:
+    """Shaded orange pixels appear only when an episode is given."""
+    base = synthetic_series(3)
+
+    def orange_pixels(data: bytes) -> int:
+        rgb = np.asarray(Image.open(io.BytesIO(data)).convert("RGB")).astype(int)
+        # #f39c12 at alpha 0.25 over white
+        target = np.array([253, 230, 196])
+        return int((np.abs(rgb - target).sum(axis=2) < 12).sum())
+
+    without = orange_pixels(spread_chart(base))
+    with_band = orange_pixels(spread_chart(base, episodes=[(date(2020, 5, 1), date(2020, 9, 30))]))
+    assert with_band > without + 10_000
+
+
+def test_custom_size_and_non_ascii_title_without_cjk_font_falls_back() -> None:
+    data = spread_chart(synthetic_series(4), title="行业分化", lang="zh", width_px=800, height_px=500)
+    assert png_size(data) == (800, 500)
+
+
+def test_empty_series_is_refused() -> None:
+    with pytest.raises(ValueError):
+        spread_chart(pd.DataFrame({"spread": [], "percentile": []}))
+
+
+def test_levels_by_hand() -> None:
+    s = pd.Series([5.0, 1.0, 3.0, 2.0, 4.0], index=pd.bdate_range("2024-01-01", periods=5))
+    # day 5 sorted 1,2,3,4,5: P50 needs ceil(2.5)=3rd smallest, P90 ceil(4.5)=5th
+    assert percentile_levels(s, 50).tolist() == [5.0, 1.0, 3.0, 2.0, 3.0]
+    assert percentile_levels(s, 90).tolist() == [5.0, 5.0, 5.0, 5.0, 5.0]
+
+
+@pytest.mark.skipif(not SW.exists(), reason="shared data not present")
+def test_p90_line_agrees_with_the_stored_percentile_on_real_data() -> None:
+    """A day's spread is on or above the P90 line exactly when its percentile is >= 90."""
+    long = pd.read_csv(SW, dtype={"code": str})
+    frame = compute_history(wide_closes(long), NameBook.constant({})).frame
+    for q in (50.0, 90.0):
+        level = percentile_levels(frame["spread"], q)
+        above = frame["spread"].to_numpy() >= level.to_numpy()
+        assert (above == (frame["percentile"].to_numpy() >= q)).all()
+    assert png_size(spread_chart(frame, view_from=date(2023, 1, 1))) == (WIDTH_PX, HEIGHT_PX)

@@ -82,7 +82,7 @@ class Transition:
     kind: Kind
     day: date
     tier: int
-    previous_tier: int
+    previous_tier: int  # the highest tier announced in the episode before this transition (0 for FIRE)
     observation: Observation
     episode_start: date
     peak_spread: float
@@ -126,21 +126,21 @@ def evaluate(params: RuleParams, state: AlertState, obs: Observation) -> tuple[A
 
     if obs.percentile < params.resolve:
         reason = f"percentile {obs.percentile:.1f} < P{params.resolve:g} (resolve level)"
-        return AlertState(), _transition(Kind.RESOLVE, obs, 0, state.level, held, reason)
+        return AlertState(), _transition(Kind.RESOLVE, obs, 0, state.max_level, held, reason)
 
     if tier > state.max_level:
         new = replace(held, level=tier, max_level=tier, since_message=0)
         reason = (
             "spread at a new historical high" if tier == 3 else f"percentile {obs.percentile:.1f} >= P{params.high:g}"
         )
-        return new, _transition(Kind.ESCALATE, obs, tier, state.level, new, reason)
+        return new, _transition(Kind.ESCALATE, obs, tier, state.max_level, new, reason)
 
     level = max(tier, 1)  # between resolve and enter the episode holds at tier 1
     since = state.since_message + 1
     if params.remind_every_days and since >= params.remind_every_days:
         new = replace(held, level=level, since_message=0)
         reason = f"still at or above the resolve level after {since} trading days"
-        return new, _transition(Kind.REMIND, obs, level, state.level, new, reason)
+        return new, _transition(Kind.REMIND, obs, level, state.max_level, new, reason)
     return replace(held, level=level, since_message=since), None
 
 

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jobs.regimes.settings import RegimeSettings
+
 DEFAULT_CONFIG_FILE = "config.yaml"
 WINDOW_RE = re.compile(r"^(\d+)([MD])$")
 
@@ -124,8 +126,7 @@ class Settings(_Strict):
     telegram: TelegramSettings = TelegramSettings()
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
-    # extra sections owned by later features (regimes, ...) are validated by their own models
-    regimes: dict[str, Any] = Field(default_factory=dict)
+    regimes: RegimeSettings = RegimeSettings()
 
     @property
     def is_default_source(self) -> bool:

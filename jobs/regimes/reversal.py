@@ -1,0 +1,123 @@
+"""Scenario 3, prosperity / reversal: the leaders losing momentum while the spread is extreme.
+
+The leaders and laggards are the top and bottom five of the trading day ``n_days`` rows before the
+latest one (not of today: today's top five are partly chosen *by* their recent run, which would hide a
+reversal). Over those ``n_days`` trading days:
+
+    relative = mean return of those leaders - mean return of those laggards   (percent points)
+
+"on": the spread's percentile today is at or above the alert threshold and relative < -``x_points``
+(or, optionally, PPI year-on-year has risen ``ppi_rising_months`` in a row: a resource-price turn
+favours the resource-heavy laggards); "watch": the same with relative < -``watch_points``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import pandas as pd
+
+from jobs.regimes.macro import monthly_points, rises_in_a_row
+from jobs.regimes.settings import ReversalSettings
+from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, unknown
+from jobs.spread import Snapshot
+
+
+def check_reversal(
+    closes: pd.DataFrame,
+    snapshots: Sequence[Snapshot],
+    params: ReversalSettings,
+    threshold: float,
+    as_of: date,
+    *,
+    spread_max_age_days: int = 7,
+    ppi_yoy: pd.Series | None = None,
+    ppi_max_age_days: int = 50,
+    spread_error: str | None = None,
+) -> ScenarioResult:
+    """``snapshots``: stored spread snapshots (any order) covering at least the last ``n_days`` trading days."""
+    snaps = sorted((s for s in snapshots if s.as_of <= as_of), key=lambda s: s.as_of)
+    fresh = Freshness("spread", snaps[-1].as_of if snaps else None, spread_max_age_days, spread_error)
+    inputs: list[Freshness] = [fresh]
+    if fresh.stale(as_of) or closes is None or closes.empty:
+        return unknown(Scenario.REVERSAL, fresh, *inputs)
+    end = snaps[-1]
+    days = closes.index[closes.index <= pd.Timestamp(end.as_of)]
+    if len(days) <= params.n_days or days[-1].date() != end.as_of:
+        return ScenarioResult(
+            Scenario.REVERSAL,
+            State.UNKNOWN,
+            f"fewer than {params.n_days + 1} trading days of closes up to {end.as_of}",
+            "short_history",
+            end.as_of,
+            inputs=tuple(inputs),
+        )
+    start_day = days[-1 - params.n_days].date()
+    by_day = {s.as_of: s for s in snaps}
+    start = by_day.get(start_day)
+    if start is None:
+        return ScenarioResult(
+            Scenario.REVERSAL,
+            State.UNKNOWN,
+            f"no spread snapshot for {start_day}, the start of the {params.n_days}-day window",
+            "short_history",
+            end.as_of,
+            inputs=tuple(inputs),
+        )
+    leaders = [g.code for g in start.top]
+    laggards = [g.code for g in start.bottom]
+    first = closes.loc[pd.Timestamp(start_day)]
+    last = closes.loc[pd.Timestamp(end.as_of)]
+    rets = (last / first - 1.0) * 100.0
+    missing = [c for c in leaders + laggards if c not in rets.index or pd.isna(rets[c])]
+    if missing:
+        return ScenarioResult(
+            Scenario.REVERSAL,
+            State.UNKNOWN,
+            f"no close for {', '.join(missing)} on {start_day} or {end.as_of}",
+            "missing_prices",
+            end.as_of,
+            inputs=tuple(inputs),
+        )
+    top_ret = float(rets[leaders].mean())
+    bottom_ret = float(rets[laggards].mean())
+    relative = top_ret - bottom_ret
+    above = end.percentile >= threshold
+    evidence = [
+        Evidence("relative", relative, end.as_of, "points"),
+        Evidence("top_return", top_ret, end.as_of, "pct", ", ".join(g.name for g in start.top)),
+        Evidence("bottom_return", bottom_ret, end.as_of, "pct", ", ".join(g.name for g in start.bottom)),
+        Evidence("window_start", start_day.isoformat(), start_day, "text"),
+        Evidence("spread_pctl", end.percentile, end.as_of, "pctl"),
+    ]
+
+    ppi_turn = False
+    if params.ppi_rising_months:
+        points = [(m, v) for m, v in monthly_points(ppi_yoy, as_of, released=False)]
+        ppi_fresh = Freshness("ppi", points[-1][0] if points else None, ppi_max_age_days)
+        inputs.append(ppi_fresh)
+        if not ppi_fresh.stale(as_of):
+            rises = rises_in_a_row([v for _, v in points])
+            evidence.append(Evidence("ppi_rises", rises, points[-1][0], "count", monthly=True))
+            ppi_turn = rises >= params.ppi_rising_months
+
+    gap = f"leaders {top_ret:+.1f}% vs laggards {bottom_ret:+.1f}% over {params.n_days} trading days"
+    where = f"spread P{int(end.percentile)} {'>=' if above else '<'} P{threshold:g}"
+    if above and relative < -params.x_points:
+        return _result(
+            State.ON, "leaders_lagging", f"{gap} (< -{params.x_points:g} pts), {where}", end, evidence, inputs
+        )
+    if above and ppi_turn:
+        return _result(
+            State.ON, "ppi_turn", f"PPI yoy rising {params.ppi_rising_months}+ months, {where}", end, evidence, inputs
+        )
+    if above and relative < -params.watch_points:
+        return _result(State.WATCH, "leaders_slowing", f"{gap}, {where}", end, evidence, inputs)
+    return _result(State.OFF, "quiet" if above else "spread_below", f"{gap}, {where}", end, evidence, inputs)
+
+
+def _result(
+    state: State, code: str, why: str, end: Snapshot, evidence: list[Evidence], inputs: list[Freshness]
+) -> ScenarioResult:
+    return ScenarioResult(Scenario.REVERSAL, state, why, code, end.as_of, tuple(evidence), inputs=tuple(inputs))

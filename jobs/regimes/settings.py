@@ -1,0 +1,83 @@
+"""Typed settings of the regime scenarios (the ``regimes:`` section of the config).
+
+Every field has a default so that an empty or absent section works. Staleness limits are in calendar
+days since the date of the newest value of an input: past the limit the input is *stale* and the
+scenarios that read it show ``unknown`` instead of a state computed from old numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MacroSettings(_Strict):
+    pmi_line: float = Field(50.0, gt=0, le=100)  # expansion / contraction line of the PMI
+    falling_months: int = Field(3, ge=2, le=12)  # consecutive month-on-month declines that light "on"
+    cross_memory_months: int = Field(3, ge=1, le=12)  # a fall below the line stays "on" this many releases
+    use_ppi: bool = False  # also light on when PPI year-on-year has fallen for ``falling_months``
+    event_days: int = Field(30, ge=1, le=365)  # a recorded policy event lights the scenario this long
+
+
+class HeatSettings(_Strict):
+    on_percentile: float = Field(90.0, gt=0, le=100)
+    watch_percentile: float = Field(80.0, gt=0, le=100)
+    smooth_days: int = Field(20, ge=1, le=120)  # turnover share averaged over this many trading days
+    min_history_days: int = Field(250, ge=20, le=5000)  # fewer points make a percentile meaningless
+    analysis_backfill_days: int = Field(365, ge=0, le=3650)  # first fetch of the Shenwan daily analysis
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HeatSettings:
+        if self.watch_percentile > self.on_percentile:
+            raise ValueError("expected watch_percentile <= on_percentile")
+        return self
+
+
+class ReversalSettings(_Strict):
+    n_days: int = Field(20, ge=2, le=250)  # trading days of the momentum window
+    x_points: float = Field(5.0, gt=0, le=100)  # leaders behind laggards by more than this: "on"
+    watch_points: float = Field(2.5, ge=0, le=100)  # ... by more than this: "watch"
+    ppi_rising_months: int = Field(0, ge=0, le=12)  # 0 = ignore PPI; else N months of rising PPI yoy
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ReversalSettings:
+        if self.watch_points > self.x_points:
+            raise ValueError("expected watch_points <= x_points")
+        return self
+
+
+class BoardSettings(_Strict):
+    name: str = Field(min_length=1, max_length=60)  # EastMoney concept board name, e.g. DeepSeek概念
+    watch_share_pct: float = Field(5.0, gt=0, le=100)  # share of total A-share market cap, percent
+    on_share_pct: float = Field(8.0, gt=0, le=100)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BoardSettings:
+        if self.watch_share_pct > self.on_share_pct:
+            raise ValueError("expected watch_share_pct <= on_share_pct")
+        return self
+
+
+class StalenessSettings(_Strict):
+    pmi_days: int = Field(45, ge=1, le=400)  # a month's PMI is published on its last day
+    ppi_days: int = Field(50, ge=1, le=400)  # PPI comes out around the 10th of the next month
+    amount_days: int = Field(7, ge=1, le=60)
+    analysis_days: int = Field(7, ge=1, le=60)
+    board_days: int = Field(7, ge=1, le=60)
+    spread_days: int = Field(7, ge=1, le=60)
+
+
+class RegimeSettings(_Strict):
+    # "auto": fetch the regime inputs only when data.source is akshare (sample and CSV stay offline)
+    fetch: Literal["auto", "always", "never"] = "auto"
+    alerts: bool = True  # send scenario and composite transitions to subscribers
+    macro: MacroSettings = MacroSettings()
+    heat: HeatSettings = HeatSettings()
+    reversal: ReversalSettings = ReversalSettings()
+    boards: tuple[BoardSettings, ...] = ()
+    staleness: StalenessSettings = StalenessSettings()

@@ -66,6 +66,39 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL
     );
     """,
+    # regime scenarios: monthly macro series, Shenwan daily analysis, concept board snapshots, policy
+    # events recorded by admins, and the last state of each scenario with its transitions
+    """
+    CREATE TABLE regime_series (
+        series TEXT NOT NULL, month TEXT NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series, month)
+    ) WITHOUT ROWID;
+    CREATE TABLE sw_analysis (
+        date TEXT NOT NULL, code TEXT NOT NULL, name TEXT NOT NULL,
+        share REAL, pe REAL, pb REAL,
+        PRIMARY KEY (date, code)
+    ) WITHOUT ROWID;
+    CREATE TABLE board_snapshots (
+        board TEXT NOT NULL, date TEXT NOT NULL,
+        constituents INTEGER NOT NULL, board_cap REAL NOT NULL, market_cap REAL NOT NULL,
+        PRIMARY KEY (board, date)
+    ) WITHOUT ROWID;
+    CREATE TABLE policy_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        date TEXT NOT NULL, text TEXT NOT NULL, author_id INTEGER, author TEXT NOT NULL,
+        created_at TEXT NOT NULL, deleted_at TEXT
+    );
+    CREATE TABLE regime_states (
+        scenario TEXT PRIMARY KEY, state TEXT NOT NULL, since TEXT NOT NULL, day TEXT NOT NULL,
+        reason TEXT NOT NULL, evidence_json TEXT NOT NULL, updated_at TEXT NOT NULL
+    );
+    CREATE TABLE regime_transitions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scenario TEXT NOT NULL, day TEXT NOT NULL, old_state TEXT NOT NULL, new_state TEXT NOT NULL,
+        reason TEXT NOT NULL, evidence_json TEXT NOT NULL, created_at TEXT NOT NULL,
+        UNIQUE (scenario, day, new_state)
+    );
+    """,
 ]
 
 

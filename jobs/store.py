@@ -99,6 +99,40 @@ MIGRATIONS: list[str] = [
         UNIQUE (scenario, day, new_state)
     );
     """,
+    # alerts: state per (rule, chat), an audit log of every transition with its inputs, and the
+    # outbox (one row per message part per chat; the UNIQUE key makes a second enqueue a no-op)
+    """
+    CREATE TABLE alert_state (
+        rule_id TEXT NOT NULL, chat_id INTEGER NOT NULL,
+        state_json TEXT NOT NULL, day TEXT NOT NULL, updated_at TEXT NOT NULL,
+        PRIMARY KEY (rule_id, chat_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE alert_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id TEXT NOT NULL, chat_id INTEGER NOT NULL, day TEXT NOT NULL,
+        kind TEXT NOT NULL, tier INTEGER NOT NULL, previous_tier INTEGER NOT NULL,
+        reason TEXT NOT NULL, inputs_json TEXT NOT NULL, queued INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (rule_id, chat_id, day, kind, tier)
+    );
+    CREATE INDEX alert_log_by_day ON alert_log (day, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        rule_id TEXT NOT NULL, tier INTEGER NOT NULL, kind TEXT NOT NULL, day TEXT NOT NULL,
+        chat_id INTEGER NOT NULL, part INTEGER NOT NULL DEFAULT 0,
+        text TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending'
+            CHECK (status IN ('pending', 'sending', 'sent', 'failed', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        lease_until REAL, claimed_by TEXT,
+        last_error TEXT, message_id INTEGER,
+        log_id INTEGER, created_at TEXT NOT NULL, sent_at TEXT,
+        UNIQUE (rule_id, tier, kind, day, chat_id, part)
+    );
+    CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+    CREATE INDEX outbox_by_chat ON outbox (chat_id, status);
+    """,
 ]
 
 

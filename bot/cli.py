@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_backfill)
 
+    from bot.backtest_cli import add_backtest_command
+
+    add_backtest_command(sub, _common, _date)
+
     p = sub.add_parser("check-config", help="validate the configuration and exit")
     p.add_argument("--config", metavar="PATH")
     p.set_defaults(func=cmd_check_config)

@@ -15,6 +15,7 @@ network: data and ``as_of`` come in as arguments.
 from __future__ import annotations
 
 import bisect
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -277,6 +278,9 @@ def compute_snapshot_loop(
         window = Window.parse(window)
     closes = closes.loc[: pd.Timestamp(as_of)]
     dates = list(closes.index)
+    codes = [str(c) for c in closes.columns]
+    # plain Python rows: DataFrame.iat per cell would make this reference too slow to use in tests
+    rows = closes.to_numpy(dtype=float).tolist()
     spreads: list[float] = []
     last: tuple[float, list[tuple[str, float]], list[tuple[str, float]]] | None = None
     for i, d in enumerate(dates):
@@ -292,12 +296,10 @@ def compute_snapshot_loop(
             if b >= i:
                 continue
         day_gains = []
-        for code in closes.columns:
-            col = closes.columns.get_loc(code)
-            c_d, c_b = closes.iat[i, col], closes.iat[b, col]
-            if np.isnan(c_d) or np.isnan(c_b):
+        for code, c_d, c_b in zip(codes, rows[i], rows[b], strict=True):
+            if math.isnan(c_d) or math.isnan(c_b):
                 continue
-            day_gains.append((str(code), (c_d / c_b - 1) * 100))
+            day_gains.append((code, (c_d / c_b - 1) * 100))
         if len(day_gains) < 2 * k or d < pd.Timestamp(history_start):
             continue
         day_gains.sort(key=lambda t: t[1])

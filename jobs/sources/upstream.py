@@ -87,6 +87,16 @@ def call_upstream(
             return retrying(fn, *args, **kwargs)
     except RetryError as exc:
         last = exc.last_attempt.exception()
-        raise FetchError(f"{what}: {type(last).__name__}: {last}") from last
+        raise FetchError(f"{what}: {_describe(last)}") from last
     except Exception as exc:  # non-retryable
-        raise FetchError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        raise FetchError(f"{what}: {_describe(exc)}") from exc
+
+
+def _describe(exc: BaseException | None) -> str:
+    """akshare parses without checking: an error page or an empty answer surfaces as a parse error."""
+    text = f"{type(exc).__name__}: {exc}"
+    if "JSONDecodeError" in type(exc).__name__:
+        return f"the answer is not JSON (an error page?): {text}"
+    if isinstance(exc, KeyError):
+        return f"the answer lacks the expected fields (empty or changed upstream format): {text}"
+    return text

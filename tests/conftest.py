@@ -1,0 +1,51 @@
+"""Shared fixtures: where the real data lives, a temporary store, fast live-source settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.settings import Settings, parse_settings
+from jobs.store import Store
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SW_CSV = SHARED_DATA / "sw_l1_daily.csv"
+CITIC_CSV = SHARED_DATA / "citic_l1_daily.csv"
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def sw_csv() -> Path:
+    if not SW_CSV.exists():
+        pytest.skip("shared data not present")
+    return SW_CSV
+
+
+@pytest.fixture
+def citic_csv() -> Path:
+    if not CITIC_CSV.exists():
+        pytest.skip("shared data not present")
+    return CITIC_CSV
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = Store(tmp_path / "spreadwatch.db")
+    yield s
+    s.close()
+
+
+def live_settings(db: Path, **data: object) -> Settings:
+    """akshare settings that fail fast: no backoff, two retries, a recognisable timeout."""
+    raw = {
+        "data": {"source": "akshare", "fetch_timeout_s": 7.5, "fetch_retries": 2, "backoff_s": 0, **data},
+        "storage": {"path": str(db)},
+    }
+    return parse_settings(raw)
+
+
+@pytest.fixture
+def akshare_settings(tmp_path: Path) -> Settings:
+    return live_settings(tmp_path / "live.db")

@@ -1,0 +1,228 @@
+"""The live source end to end: akshare's real ``index_hist_sw`` against a fake Shenwan server (``responses``).
+
+Every failure must leave the store exactly as it was, be recorded in the fetch log, make the status
+stale, and write no snapshot; the ``report`` command then shows the last good data marked stale.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import requests
+import responses
+import yaml
+
+from bot.cli import main
+from jobs.calendar import TradingCalendar
+from jobs.pipeline import Engine
+from jobs.settings import Settings
+from jobs.sources.base import SW2021_L1
+from jobs.store import Store
+from akshare_payloads import FakeSwUpstream, close_on, trading_days
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+END = date(2025, 6, 30)
+DAYS = trading_days(END, 200)  # ~9.5 months: six-month gains exist for the last ~3 months
+EVENING_OF_END = datetime(2025, 6, 30, 18, 0, tzinfo=SHANGHAI)
+LAST_CODE = list(SW2021_L1)[-1]
+
+
+@dataclass
+class Live:
+    engine: Engine
+    store: Store
+    upstream: FakeSwUpstream
+    rsps: responses.RequestsMock
+    settings: Settings
+
+
+@pytest.fixture
+def live(akshare_settings: Settings) -> Any:
+    store = Store(akshare_settings.storage.path)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        upstream = FakeSwUpstream(days=list(DAYS)).install(rsps)
+        yield Live(Engine(akshare_settings, store), store, upstream, rsps, akshare_settings)
+    store.close()
+
+
+def state(store: Store, source: str = "akshare") -> dict[str, Any]:
+    conn = store.connect()
+    return {
+        "prices": conn.execute("SELECT COUNT(*) FROM prices WHERE source = ?", (source,)).fetchone()[0],
+        "names": conn.execute("SELECT COUNT(*) FROM industry_names WHERE source = ?", (source,)).fetchone()[0],
+        "last_date": store.last_price_date(source),
+        "last_closes": store.last_closes(source),
+        "snapshots": conn.execute("SELECT COUNT(*) FROM snapshots WHERE source = ?", (source,)).fetchone()[0],
+        "last_snapshot": store.last_snapshot_date(source),
+    }
+
+
+def test_first_fetch_backfills_all_31_industries(live: Live) -> None:
+    result = live.engine.update(until=END)
+
+    assert result.refresh.ok, result.refresh.message
+    assert sorted(live.upstream.calls) == sorted(SW2021_L1)
+    s = state(live.store)
+    assert s["prices"] == 31 * len(DAYS)
+    assert s["last_date"] == END
+    assert live.store.name_book("akshare").latest() == SW2021_L1
+    assert live.store.last_closes("akshare")["801750"] == (END, close_on("801750", END))
+    assert s["last_snapshot"] == END and result.snapshots_written == s["snapshots"] > 0
+    status = live.engine.status(EVENING_OF_END)
+    assert not status.stale and status.last_error is None and status.last_data_date == END
+    snap = live.store.snapshot("akshare")
+    assert snap is not None and snap.n_ranked == 31
+
+
+def test_timeout_is_injected_and_query_is_the_one_akshare_sends(live: Live) -> None:
+    live.engine.update(until=END)
+
+    assert len(live.rsps.calls) == 31
+    for call in live.rsps.calls:
+        # akshare passes no timeout; the default installed by call_upstream must reach requests
+        assert call.request.req_kwargs["timeout"] == live.settings.data.fetch_timeout_s == 7.5
+        assert "period=DAY" in str(call.request.url)
+
+
+def test_second_fetch_appends_only_new_dates(live: Live) -> None:
+    live.upstream.days = list(DAYS[:-3])
+    live.engine.update(until=END)
+    before = state(live.store)
+    assert before["last_date"] == DAYS[-4]
+
+    live.upstream.days = list(DAYS)  # upstream serves the whole history again, three days longer
+    result = live.engine.update(until=END)
+
+    after = state(live.store)
+    assert result.refresh.ok and result.refresh.rows == 3 * 31
+    assert after["prices"] == before["prices"] + 3 * 31
+    assert after["last_date"] == END
+    assert after["snapshots"] == before["snapshots"] + 3
+    assert result.snapshots_written == 3
+    # a third fetch with nothing new writes nothing
+    again = live.engine.update(until=END)
+    assert again.refresh.ok and again.refresh.rows == 0 and again.snapshots_written == 0
+
+
+def test_until_bounds_the_backfill(live: Live) -> None:
+    live.engine.update(until=DAYS[-6])
+    assert live.store.last_price_date("akshare") == DAYS[-6]
+
+
+def _all(failure: Any) -> Any:
+    def apply(up: FakeSwUpstream) -> None:
+        up.failures["*"] = failure
+
+    return apply
+
+
+def _last_code_fails(up: FakeSwUpstream) -> None:
+    up.failures[LAST_CODE] = (500, "<html>502 Bad Gateway</html>")
+
+
+def _missing_last_day(up: FakeSwUpstream) -> None:
+    up.days_by_code["801050"] = list(DAYS[:-1])
+
+
+def _impossible_jump(up: FakeSwUpstream) -> None:
+    up.closes["801120"] = {END: close_on("801120", END) * 1.6}
+
+
+def _null_close(up: FakeSwUpstream) -> None:
+    up.closes["801780"] = {END: None}
+
+
+ATTEMPTS = 3  # fetch_retries=2 in the test settings
+FAILURES = {
+    "malformed-json": (_all((200, '{"code": 200, "message": "", "data": [{"swindexcode": "8010')), ATTEMPTS, "not JSON"),
+    "empty-data": (_all((200, '{"code": 200, "message": "", "data": []}')), ATTEMPTS, "lacks the expected fields"),
+    "timeout": (_all(requests.exceptions.ReadTimeout("read timed out (7.5 s)")), ATTEMPTS, "ReadTimeout"),
+    "http-500": (_all((500, "Internal Server Error")), ATTEMPTS, "not JSON"),
+    "one-code-fails-after-retries": (_last_code_fails, 30 + ATTEMPTS, LAST_CODE),
+    "industry-missing-last-day": (_missing_last_day, 31, "801050"),
+    "impossible-jump": (_impossible_jump, 31, "801120"),
+    "null-close": (_null_close, 31, "801780"),
+}
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_a_failed_fetch_leaves_the_store_as_it_was(live: Live, name: str) -> None:
+    break_upstream, expected_calls, mentioned = FAILURES[name]
+    live.upstream.days = list(DAYS[:-1])
+    assert live.engine.update(until=END).refresh.ok
+    before = state(live.store)
+
+    live.upstream.days = list(DAYS)
+    break_upstream(live.upstream)
+    live.upstream.calls.clear()
+    result = live.engine.update(until=END)
+
+    assert not result.refresh.ok
+    assert len(live.upstream.calls) == expected_calls  # retries happened, and only for the failing call
+    assert state(live.store) == before  # prices, names, snapshots: all untouched
+    assert result.snapshots_written == 0 and result.last_snapshot == DAYS[-2]
+    logged = live.store.last_fetch("akshare")
+    assert logged is not None and not logged.ok and logged.message == result.refresh.message
+    assert logged.last_date == DAYS[-2]
+    if mentioned:
+        assert mentioned in logged.message
+    status = live.engine.status(EVENING_OF_END)
+    assert status.stale and status.last_error == logged and status.last_data_date == DAYS[-2]
+
+
+def test_a_failure_after_success_is_still_stale_even_if_data_is_current(live: Live) -> None:
+    # the data is complete for the day, but the latest fetch failed: users must be told
+    assert live.engine.update(until=END).refresh.ok
+    live.upstream.failures["*"] = (500, "busy")
+    assert not live.engine.update(until=END).refresh.ok
+    status = live.engine.status(EVENING_OF_END)
+    assert status.last_data_date == END and status.stale
+
+
+# -- through the command line, on the real clock --------------------------------------------------
+def _write_config(path: Path, db: Path) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "lang": "en",
+                "data": {"source": "akshare", "fetch_timeout_s": 7.5, "fetch_retries": 1, "backoff_s": 0},
+                "storage": {"path": str(db)},
+            }
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_report_shows_last_good_data_marked_stale_with_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = datetime.now(SHANGHAI)
+    due = TradingCalendar.default().expected_data_date(now, time(16, 30))
+    days = trading_days(due, 200)
+    cfg = _write_config(tmp_path / "config.yaml", tmp_path / "live.db")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        upstream = FakeSwUpstream(days=days).install(rsps)
+
+        assert main(["backfill", "--config", str(cfg)]) == 0
+        assert main(["report", "--config", str(cfg)]) == 0
+        fresh = capsys.readouterr().out
+        assert f"Industry differentiation · {due}" in fresh
+        assert "stale" not in fresh
+
+        upstream.failures["*"] = requests.exceptions.ConnectTimeout("connect timed out")
+        assert main(["report", "--config", str(cfg)]) == 1
+        out, err = capsys.readouterr()
+        assert f"Industry differentiation · {due}" in out  # the last good snapshot ...
+        assert "Data is stale" in out and "ConnectTimeout" in out  # ... marked stale, with the reason
+        assert "refresh failed" in err
+
+        assert main(["report", "--config", str(cfg), "--json"]) == 1
+        data = json.loads(capsys.readouterr().out)
+        assert data["stale"] is True and data["as_of"] == due.isoformat() and data["source"] == "akshare"

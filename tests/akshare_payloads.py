@@ -26,8 +26,16 @@ from jobs.sources.base import SW2021_L1
 TREND_URL = "https://www.swsresearch.com/institute-sw/api/index_publish/trend/"
 SINA_CALENDAR_URL = "https://finance.sina.com.cn/realstock/company/klc_td_sh.txt"
 RECORD_KEYS = (
-    "swindexcode", "bargaindate", "openindex", "maxindex", "minindex",
-    "closeindex", "hike", "markup", "bargainamount", "bargainsum",
+    "swindexcode",
+    "bargaindate",
+    "openindex",
+    "maxindex",
+    "minindex",
+    "closeindex",
+    "hike",
+    "markup",
+    "bargainamount",
+    "bargainsum",
 )
 
 
@@ -68,9 +76,7 @@ def trend_record(code: str, day: date, close: float | None, prev: float | None =
     }
 
 
-def trend_payload(
-    code: str, days: Sequence[date], closes: dict[date, float | None] | None = None
-) -> dict[str, Any]:
+def trend_payload(code: str, days: Sequence[date], closes: dict[date, float | None] | None = None) -> dict[str, Any]:
     """One index's whole history; ``closes`` overrides the generated closes on some days."""
     data = []
     prev = None
@@ -94,12 +100,16 @@ class FakeSwUpstream:
     days_by_code: dict[str, list[date]] = field(default_factory=dict)
     closes: dict[str, dict[date, float | None]] = field(default_factory=dict)
     failures: dict[str, Failure] = field(default_factory=dict)  # code -> failure ("*" = every code)
+    flaky: dict[str, int] = field(default_factory=dict)  # code -> how many calls time out before it answers
     calls: list[str] = field(default_factory=list)
 
     def _callback(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         query = parse_qs(urlparse(str(request.url)).query)
         code = query["swindexcode"][0]
         self.calls.append(code)
+        if self.flaky.get(code, 0) > 0:
+            self.flaky[code] -= 1
+            raise requests.exceptions.ReadTimeout(f"read timed out ({code})")
         failure = self.failures.get(code, self.failures.get("*"))
         if isinstance(failure, Exception):
             raise failure
@@ -199,4 +209,3 @@ def weekdays_without(year: int, holidays: Iterable[date]) -> list[date]:
             out.append(d)
         d += timedelta(days=1)
     return out
-

@@ -17,6 +17,7 @@ import pytest
 import requests
 import responses
 import yaml
+from akshare_payloads import FakeSwUpstream, close_on, trading_days
 
 from bot.cli import main
 from jobs.calendar import TradingCalendar
@@ -24,7 +25,6 @@ from jobs.pipeline import Engine
 from jobs.settings import Settings
 from jobs.sources.base import SW2021_L1
 from jobs.store import Store
-from akshare_payloads import FakeSwUpstream, close_on, trading_days
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 END = date(2025, 6, 30)
@@ -110,6 +110,14 @@ def test_second_fetch_appends_only_new_dates(live: Live) -> None:
     assert again.refresh.ok and again.refresh.rows == 0 and again.snapshots_written == 0
 
 
+def test_a_transient_failure_is_retried_and_the_fetch_succeeds(live: Live) -> None:
+    live.upstream.flaky = {"801760": 2}  # two timeouts, then an answer: within fetch_retries=2
+    result = live.engine.update(until=END)
+    assert result.refresh.ok, result.refresh.message
+    assert live.upstream.calls.count("801760") == 3
+    assert state(live.store)["prices"] == 31 * len(DAYS)
+
+
 def test_until_bounds_the_backfill(live: Live) -> None:
     live.engine.update(until=DAYS[-6])
     assert live.store.last_price_date("akshare") == DAYS[-6]
@@ -140,7 +148,11 @@ def _null_close(up: FakeSwUpstream) -> None:
 
 ATTEMPTS = 3  # fetch_retries=2 in the test settings
 FAILURES = {
-    "malformed-json": (_all((200, '{"code": 200, "message": "", "data": [{"swindexcode": "8010')), ATTEMPTS, "not JSON"),
+    "malformed-json": (
+        _all((200, '{"code": 200, "message": "", "data": [{"swindexcode": "8010')),
+        ATTEMPTS,
+        "not JSON",
+    ),
     "empty-data": (_all((200, '{"code": 200, "message": "", "data": []}')), ATTEMPTS, "lacks the expected fields"),
     "timeout": (_all(requests.exceptions.ReadTimeout("read timed out (7.5 s)")), ATTEMPTS, "ReadTimeout"),
     "http-500": (_all((500, "Internal Server Error")), ATTEMPTS, "not JSON"),

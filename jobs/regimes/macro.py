@@ -88,9 +88,9 @@ def check_macro(
     ppi_fresh: Freshness | None = None
     if params.use_ppi:
         # PPI comes out around the 10th of the following month: count it from then
-        ppi_points = [(m, v) for m, v in monthly_points(ppi_yoy, as_of, released=False) if _ppi_release(m) <= as_of]
+        ppi_points = [(m, v) for m, v in monthly_points(ppi_yoy, as_of, released=False) if ppi_release_day(m) <= as_of]
         ppi_fresh = Freshness(
-            "ppi", _ppi_release(ppi_points[-1][0]) if ppi_points else None, ppi_max_age_days, ppi_error
+            "ppi", ppi_release_day(ppi_points[-1][0]) if ppi_points else None, ppi_max_age_days, ppi_error
         )
         inputs.append(ppi_fresh)
 
@@ -170,7 +170,7 @@ def check_macro(
     )
 
 
-def _ppi_release(month: date) -> date:
+def ppi_release_day(month: date) -> date:
     nxt = release_day(month) + timedelta(days=1)
     return nxt.replace(day=10)
 

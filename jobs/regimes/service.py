@@ -1,0 +1,224 @@
+"""Assembling the scenarios from the store: evaluate, detect transitions, keep the latest report.
+
+``update_regimes`` is what the daily job calls after refreshing prices and regime inputs: it
+evaluates every scenario and the composite as of the day, stores the new known states and the
+transitions (and, through ``enqueue``, their alert messages) in one transaction, and keeps the
+report in ``meta`` so that ``/regime`` reads it without recomputing.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from jobs.regimes.breadth import check_breadth
+from jobs.regimes.composite import check_composite
+from jobs.regimes.heat import check_heat
+from jobs.regimes.inputs import SOURCE
+from jobs.regimes.macro import PolicyEvent, check_macro
+from jobs.regimes.repo import RegimeRepo
+from jobs.regimes.reversal import check_reversal
+from jobs.regimes.transitions import Known, Transition, detect
+from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State
+from jobs.settings import Settings
+from jobs.store import Store
+
+REPORT_META_KEY = "regime_report"
+
+
+@dataclass(frozen=True)
+class RegimeReport:
+    as_of: date
+    scenarios: tuple[ScenarioResult, ...]
+    composite: ScenarioResult
+    events: tuple[PolicyEvent, ...] = ()
+    since: dict[str, date] = field(default_factory=dict)  # first day of each scenario's known state
+
+    @property
+    def all(self) -> tuple[ScenarioResult, ...]:
+        return (*self.scenarios, self.composite)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "scenarios": [s.to_json(self.as_of) for s in self.scenarios],
+            "composite": self.composite.to_json(self.as_of),
+            "events": [
+                {"id": e.id, "date": e.day.isoformat(), "text": e.text, "author": e.author} for e in self.events
+            ],
+            "since": {k: v.isoformat() for k, v in self.since.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RegimeReport:
+        return cls(
+            as_of=date.fromisoformat(data["as_of"]),
+            scenarios=tuple(_result_from_json(s) for s in data["scenarios"]),
+            composite=_result_from_json(data["composite"]),
+            events=tuple(
+                PolicyEvent(int(e["id"]), date.fromisoformat(e["date"]), e["text"], e["author"]) for e in data["events"]
+            ),
+            since={k: date.fromisoformat(v) for k, v in data.get("since", {}).items()},
+        )
+
+
+def _d(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _evidence_from_json(e: dict[str, Any]) -> Evidence:
+    when = str(e["on"])
+    monthly = len(when) == 7
+    return Evidence(
+        e["key"], e["value"], date.fromisoformat(when + "-01" if monthly else when), e["unit"], e["label"], monthly
+    )
+
+
+def _result_from_json(s: dict[str, Any]) -> ScenarioResult:
+    return ScenarioResult(
+        scenario=Scenario(s["scenario"]),
+        state=State(s["state"]),
+        reason=s["reason"],
+        code=s["code"],
+        as_of=_d(s["as_of"]),
+        evidence=tuple(_evidence_from_json(e) for e in s["evidence"]),
+        stale_since=_d(s["stale_since"]),
+        inputs=tuple(Freshness(f["name"], _d(f["last_date"]), int(f["max_age_days"]), f["error"]) for f in s["inputs"]),
+    )
+
+
+def _last_error(store: Store, kind: str) -> str | None:
+    """The message of the latest fetch of ``kind`` if it failed (a later success clears it)."""
+    rec = store.last_fetch(SOURCE, kind)
+    return rec.message if rec is not None and not rec.ok else None
+
+
+def _prices_since(store: Store, source: str, start: date) -> pd.DataFrame:
+    rows = (
+        store.connect()
+        .execute(
+            "SELECT date, code, close FROM prices WHERE source = ? AND date >= ? ORDER BY date",
+            (source, start.isoformat()),
+        )
+        .fetchall()
+    )
+    if not rows:
+        return pd.DataFrame(dtype=float)
+    wide = pd.DataFrame([tuple(r) for r in rows], columns=["date", "code", "v"]).pivot(
+        index="date", columns="code", values="v"
+    )
+    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index))
+    return wide.astype(float)
+
+
+def evaluate_regimes(store: Store, settings: Settings, source: str, as_of: date) -> RegimeReport:
+    """Every scenario and the composite as of ``as_of``, from stored data only."""
+    r = settings.regimes
+    st = r.staleness
+    repo = RegimeRepo(store)
+    events = repo.events()
+    ppi = repo.load_series("ppi_yoy")
+    spread_error = None
+    rec = store.last_fetch(source)
+    if rec is not None and not rec.ok:
+        spread_error = rec.message
+
+    macro = check_macro(
+        repo.load_series("pmi"),
+        r.macro,
+        as_of,
+        events=events,
+        ppi_yoy=ppi,
+        pmi_max_age_days=st.pmi_days,
+        ppi_max_age_days=st.ppi_days,
+        pmi_error=_last_error(store, "pmi"),
+        ppi_error=_last_error(store, "ppi_yoy"),
+    )
+
+    snap = store.snapshot(source, as_of)
+    if snap is not None:
+        amounts = store.load_prices(source, "amount")
+        amounts = amounts.dropna(axis=1, how="all").dropna(axis=0, how="all") if not amounts.empty else amounts
+        heat = check_heat(
+            [g.code for g in snap.top],
+            r.heat,
+            as_of,
+            amounts=amounts,
+            analysis=repo.load_analysis(),
+            names={g.code: g.name for g in snap.top},
+            amount_max_age_days=st.amount_days,
+            analysis_max_age_days=st.analysis_days,
+            amount_error=spread_error,
+            analysis_error=_last_error(store, "sw_analysis"),
+        )
+    else:
+        heat = ScenarioResult(Scenario.HEAT, State.UNKNOWN, "no spread snapshot yet", "no_data", None)
+
+    # the reversal window needs n_days trading days back: ~1.5 calendar days each, plus holidays
+    start = as_of - timedelta(days=int(r.reversal.n_days * 1.6) + 30)
+    reversal = check_reversal(
+        _prices_since(store, source, start),
+        store.snapshots_between(source, start, as_of),
+        r.reversal,
+        settings.alerts.enter_percentile,
+        as_of,
+        spread_max_age_days=st.spread_days,
+        ppi_yoy=ppi,
+        ppi_max_age_days=st.ppi_days,
+        spread_error=spread_error,
+    )
+    names = [b.name for b in r.boards]
+    breadth = check_breadth(
+        r.boards,
+        repo.board_points(names),
+        as_of,
+        st.board_days,
+        {n: e for n in names if (e := _last_error(store, f"board:{n}") or _last_error(store, "market_cap"))},
+    )
+    scenarios = (macro, heat, reversal, breadth)
+    composite = check_composite(snap, settings.alerts.enter_percentile, scenarios, as_of, st.spread_days, spread_error)
+    known = repo.known_states()
+    return RegimeReport(as_of, scenarios, composite, tuple(events), {k: v.since for k, v in known.items()})
+
+
+Enqueue = Callable[[sqlite3.Connection, RegimeReport, Sequence[Transition]], None]
+
+
+def update_regimes(
+    store: Store, settings: Settings, source: str, day: date, enqueue: Enqueue | None = None
+) -> tuple[RegimeReport, list[Transition]]:
+    """Evaluate, store the new states and transitions, hand FIRE/RESOLVE to ``enqueue``, keep the report."""
+    report = evaluate_regimes(store, settings, source, day)
+    repo = RegimeRepo(store)
+    with store.transaction() as conn:
+        # read inside the write lock so that two runs for the same day cannot both see the old state
+        previous = {
+            row[0]: Known(State(row[1]), date.fromisoformat(row[2]))
+            for row in conn.execute("SELECT scenario, state, since FROM regime_states").fetchall()
+        }
+        known, transitions = detect(previous, report.all, day)
+        repo.record(conn, day, known, transitions)
+        final = RegimeReport(
+            report.as_of, report.scenarios, report.composite, report.events, {k: v.since for k, v in known.items()}
+        )
+        store.set_meta(REPORT_META_KEY, json.dumps(final.to_json(), ensure_ascii=False), conn)
+        if enqueue is not None and settings.regimes.alerts:
+            enqueue(conn, final, transitions)
+    return final, transitions
+
+
+def stored_report(store: Store) -> RegimeReport | None:
+    """The report the last ``update_regimes`` kept, with the policy events as they are now."""
+    raw = store.get_meta(REPORT_META_KEY)
+    if raw is None:
+        return None
+    report = RegimeReport.from_json(json.loads(raw))
+    return RegimeReport(
+        report.as_of, report.scenarios, report.composite, tuple(RegimeRepo(store).events()), report.since
+    )

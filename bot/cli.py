@@ -3,6 +3,7 @@
     spreadwatch report [--as-of DATE] [--source SPEC] [--lang zh|en] [--json]
     spreadwatch backfill [--source SPEC]
     spreadwatch check-config [--config PATH]
+    spreadwatch run [--config PATH]
 
 Exit codes: 0 ok, 1 the data could not be refreshed (the last good data is still shown, marked
 stale), 2 bad configuration or arguments.
@@ -107,6 +108,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import run
+
+    run(settings_from_args(args))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spreadwatch", description="A-share industry differentiation alerts")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -125,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.backtest_cli import add_backtest_command
 
     add_backtest_command(sub, _common, _date)
+
+    p = sub.add_parser("run", help="start the Telegram bot (token from $TELEGRAM_BOT_TOKEN or telegram.token_env)")
+    _common(p)
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check-config", help="validate the configuration and exit")
     p.add_argument("--config", metavar="PATH")

@@ -1,0 +1,143 @@
+"""The composition root: settings → services → the python-telegram-bot ``Application``.
+
+Nothing happens at import time. ``build_application(services)`` wires everything; ``run(settings)``
+starts it (long polling by default, a webhook when ``telegram.mode`` is ``webhook``).
+
+Extension points for features that add commands or jobs (one-line edits):
+
+* ``MENU``: append a ``MenuCommand`` to list a command in Telegram's menu (``setMyCommands``, zh and
+  en) and in ``/help``.
+* ``register_extra(application, services)``: add a line that calls your module's
+  ``register(application, services)`` (handlers, the daily job on ``application.job_queue``, ...).
+  It runs after the core commands and before the unknown-command fallback, in handler group 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+
+from bot.services import Services
+from jobs.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+@dataclass(frozen=True)
+class MenuCommand:
+    name: str
+    zh: str
+    en: str
+    admin: bool = False  # listed in /help for admins only, never in Telegram's public menu
+
+    def description(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+
+# --- extension point: commands shown in Telegram's menu and in /help -----------------------------
+MENU: list[MenuCommand] = [
+    MenuCommand("spread", "行业分化度、分位与变化", "Differentiation spread, percentile, change"),
+    MenuCommand("top5", "涨幅前五行业", "Top five industries by six-month gain"),
+    MenuCommand("bottom5", "涨幅后五行业", "Bottom five industries by six-month gain"),
+    MenuCommand("industry", "查询单个行业：/industry 名称或代码", "One industry: /industry name or code"),
+    MenuCommand("history", "分化度走势图：/history 1y|3y|5y|all", "Spread chart: /history 1y|3y|5y|all"),
+    MenuCommand("subscribe", "订阅提醒", "Subscribe to alerts"),
+    MenuCommand("unsubscribe", "取消订阅", "Unsubscribe"),
+    MenuCommand("settings", "语言、个人阈值、静音", "Language, personal threshold, mute"),
+    MenuCommand("status", "数据状态与运行计划", "Data freshness and schedule"),
+    MenuCommand("help", "帮助", "Help"),
+    MenuCommand("start", "开始", "Start"),
+    MenuCommand("refresh", "立即更新数据（管理员）", "Refresh data now (admin)", admin=True),
+]
+
+
+def register_extra(application: AnyApplication, services: Services) -> None:
+    """--- extension point: one line per feature that adds handlers or jobs ---
+
+    e.g. ``from bot.handlers.alerts import register as alerts; alerts(application, services)``
+    """
+
+
+def register_core(application: AnyApplication) -> None:
+    from bot.handlers import admin, basic, errors, history, market, status, subscription
+
+    errors.register_gate(application)
+    for module in (basic, market, history, subscription, status, admin):
+        module.register(application)
+
+
+def bot_token(settings: Settings) -> str:
+    token = settings.bot_token()
+    if not token:
+        raise ConfigError(
+            f"config error: telegram.token_env: the environment variable {settings.telegram.token_env} "
+            "is not set (it must hold the bot token)"
+        )
+    return token
+
+
+async def set_commands(application: AnyApplication) -> None:
+    """Telegram's command menu in Chinese (the default) and English (clients set to English)."""
+    public = [c for c in application.bot_data.get("menu", MENU) if not c.admin]
+    try:
+        await application.bot.set_my_commands([BotCommand(c.name, c.zh) for c in public])
+        await application.bot.set_my_commands([BotCommand(c.name, c.en) for c in public], language_code="en")
+    except TelegramError as exc:
+        # the menu is a convenience: the commands work without it, so start anyway
+        log.warning("setMyCommands failed: %s", exc)
+
+
+def build_application(services: Services) -> AnyApplication:
+    settings = services.settings
+    tg = settings.telegram
+    builder = (
+        ApplicationBuilder()
+        .token(bot_token(settings))
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        # Telegram's flood limits (30 messages/s overall, 20/min per group); one retry after a RetryAfter
+        .rate_limiter(AIORateLimiter(max_retries=1))
+        .post_init(set_commands)
+    )
+    if tg.base_url:
+        builder = builder.base_url(tg.base_url)
+    if tg.base_file_url:
+        builder = builder.base_file_url(tg.base_file_url)
+    application = builder.build()
+    application.bot_data["services"] = services
+    application.bot_data["menu"] = list(MENU)
+
+    from bot.handlers import errors
+
+    register_core(application)
+    register_extra(application, services)
+    errors.register_fallbacks(application)
+    return application
+
+
+def run(settings: Settings) -> None:
+    """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
+    # httpx logs every request URL, and the URL contains the bot token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    services = Services.build(settings)
+    application = build_application(services)
+    tg = settings.telegram
+    if tg.mode == "webhook":
+        assert tg.webhook_url is not None  # enforced by the settings model
+        application.run_webhook(
+            listen=tg.webhook_listen,
+            port=tg.webhook_port,
+            url_path=urlsplit(tg.webhook_url).path.strip("/"),
+            webhook_url=tg.webhook_url,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)

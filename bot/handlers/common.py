@@ -1,0 +1,90 @@
+"""What every handler needs: the services, the chat's language, replies in HTML, the report context."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot.render import LANGS, render, split_message
+from bot.services import Services
+from jobs.pipeline import DataStatus
+from jobs.report import build_report
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def services_of(context: Context) -> Services:
+    services: Services = context.application.bot_data["services"]
+    return services
+
+
+def chat_lang(update: Update, services: Services) -> str:
+    """The chat's chosen language, else the user's Telegram language if we speak it, else the default."""
+    chat = update.effective_chat
+    if chat is not None:
+        stored = services.chats.get(chat.id)
+        if stored is not None and stored.lang in LANGS:
+            return stored.lang
+    user = update.effective_user
+    code = (user.language_code or "").lower() if user is not None else ""
+    for lang in LANGS:
+        if code == lang or code.startswith(lang + "-"):
+            return lang
+    return services.settings.lang
+
+
+def is_admin(update: Update, services: Services) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in services.settings.telegram.admins
+
+
+def data_status(services: Services) -> DataStatus:
+    return services.engine.status(services.clock())
+
+
+def report_context(services: Services) -> dict[str, Any] | None:
+    """Context for the snapshot templates (spread, top5, bottom5, industry, _data_note); None if no data."""
+    status = data_status(services)
+    report = build_report(services.store, status, services.settings.metric.history_start)
+    if report is None:
+        return None
+    return {"snap": report.snapshot, "report": report, "status": status, "stale": report.stale}
+
+
+def no_data_text(services: Services, lang: str, status: DataStatus | None = None) -> str:
+    status = status or data_status(services)
+    error = status.last_error.message if status.last_error is not None else None
+    return render("no_data", lang, source_label=status.source_label, error=error)
+
+
+async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+    """Answer in the chat the update came from, split under Telegram's 4,096-character limit."""
+    message = update.effective_message
+    chat = update.effective_chat
+    if chat is None:
+        return None
+    chunks = split_message(text)
+    # in groups a reply makes clear whose command is answered; harmless if that message is gone
+    quote = None
+    if message is not None and chat.type != "private":
+        quote = ReplyParameters(message.message_id, allow_sending_without_reply=True)
+    sent: Message | None = None
+    for i, chunk in enumerate(chunks):
+        last = i == len(chunks) - 1
+        sent = await chat.send_message(
+            chunk,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup if last else None,
+            reply_parameters=quote if i == 0 else None,
+        )
+    return sent
+
+
+def args_of(context: Context) -> list[str]:
+    return list(context.args or [])

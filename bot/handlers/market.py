@@ -1,0 +1,116 @@
+"""/spread (with a Refresh button), /top5, /bottom5 and /industry <name|code>: the latest stored snapshot."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.handlers.common import Context, args_of, chat_lang, no_data_text, reply, report_context, services_of
+from bot.handlers.keyboards import SPREAD_REFRESH, spread_keyboard
+from bot.render import render
+from jobs.spread import IndustryGain, Snapshot
+
+MAX_QUERY = 40  # longer "names" are not industry names; keep difflib's work bounded
+
+
+async def _snapshot_answer(update: Update, context: Context, kind: str) -> None:
+    services = services_of(context)
+    lang = chat_lang(update, services)
+    ctx = report_context(services)
+    if ctx is None:
+        await reply(update, no_data_text(services, lang))
+        return
+    markup = spread_keyboard(lang) if kind == "spread" else None
+    await reply(update, render(kind, lang, **ctx), markup)
+
+
+async def spread(update: Update, context: Context) -> None:
+    await _snapshot_answer(update, context, "spread")
+
+
+async def top5(update: Update, context: Context) -> None:
+    await _snapshot_answer(update, context, "top5")
+
+
+async def bottom5(update: Update, context: Context) -> None:
+    await _snapshot_answer(update, context, "bottom5")
+
+
+async def refresh_button(update: Update, context: Context) -> None:
+    """Re-render the /spread message from the latest stored snapshot (never fetches)."""
+    query = update.callback_query
+    assert query is not None
+    services = services_of(context)
+    lang = chat_lang(update, services)
+    ctx = report_context(services)
+    text = render("spread", lang, **ctx) if ctx is not None else no_data_text(services, lang)
+    try:
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=spread_keyboard(lang))
+    except BadRequest as exc:
+        # nothing new since the message was sent: Telegram refuses an identical edit
+        if "not modified" not in str(exc).lower():
+            raise
+        await query.answer(render("toast", lang, key="up_to_date"))
+        return
+    await query.answer(render("toast", lang, key="refreshed"))
+
+
+def find_industry(snap: Snapshot, query: str) -> tuple[IndustryGain | None, list[IndustryGain]]:
+    """(match, suggestions): an exact code or name, else a unique partial name, else close names."""
+    q = query.strip().casefold()
+    by_code = {g.code.casefold(): g for g in snap.gains}
+    if q in by_code:
+        return by_code[q], []
+    exact = [g for g in snap.gains if g.name.casefold() == q]
+    if exact:
+        return exact[0], []
+    partial = [g for g in snap.gains if q and (q in g.name.casefold() or g.name.casefold() in q)]
+    if len(partial) == 1:
+        return partial[0], []
+    if partial:
+        return None, partial[:8]
+    names = {g.name: g for g in snap.gains}
+    close = difflib.get_close_matches(query.strip(), list(names), n=5, cutoff=0.3)
+    if not close:
+        # codes share a prefix (8010..), so a mistyped code is close to a handful of real ones
+        codes = {g.code: g for g in snap.gains}
+        close_codes = difflib.get_close_matches(query.strip(), list(codes), n=5, cutoff=0.6)
+        return None, [codes[c] for c in close_codes]
+    return None, [names[n] for n in close]
+
+
+async def industry(update: Update, context: Context) -> None:
+    services = services_of(context)
+    lang = chat_lang(update, services)
+    args = args_of(context)
+    if not args:
+        await reply(update, render("usage", lang, command="industry"))
+        return
+    ctx = report_context(services)
+    if ctx is None:
+        await reply(update, no_data_text(services, lang))
+        return
+    snap: Snapshot = ctx["snap"]
+    query = " ".join(args)[:MAX_QUERY]
+    match, suggestions = find_industry(snap, query)
+    if match is None:
+        await reply(
+            update,
+            render("industry_unknown", lang, query=query, suggestions=suggestions, ambiguous=len(suggestions) > 1),
+        )
+        return
+    position = "top" if match.rank <= snap.k else "bottom" if match.rank > snap.n_ranked - snap.k else "middle"
+    await reply(update, render("industry", lang, ind=match, position=position, **ctx))
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    application.add_handler(CommandHandler("spread", spread))
+    application.add_handler(CommandHandler("top5", top5))
+    application.add_handler(CommandHandler("bottom5", bottom5))
+    application.add_handler(CommandHandler("industry", industry))
+    application.add_handler(CallbackQueryHandler(refresh_button, pattern=f"^{SPREAD_REFRESH}$"))

@@ -184,8 +184,21 @@ def fetch_market_cap(settings: Settings) -> float:
     return total
 
 
+def _forget_board_list() -> None:
+    """akshare caches the concept board list for the life of the process (lru_cache): a long-running
+    service would read the same market caps forever, so the cache is dropped before each fetch."""
+    import importlib
+
+    module = importlib.import_module("akshare.stock.stock_board_concept_em")
+    cached = getattr(module, "__stock_board_concept_name_em", None)
+    if cached is not None and hasattr(cached, "cache_clear"):
+        cached.cache_clear()
+
+
 def fetch_board(settings: Settings, name: str, day: date, market_cap: float) -> BoardPoint:
     what = "stock_board_concept_name_em"
+    akshare()  # the module below is only importable once akshare is
+    _forget_board_list()
     boards = _frame(_call(settings, what, what), what, ("板块名称", "总市值"))
     row = boards.loc[boards["板块名称"].astype(str) == name]
     if row.empty:

@@ -1,0 +1,73 @@
+"""/backtest and /export through the real python-telegram-bot talking HTTP to the fake Bot API."""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import pandas as pd
+from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
+
+from bot.handlers.backtest import RECENT_EPISODES
+from jobs.backtest import load_backtest, rule_params
+from jobs.store import Store
+
+
+def expected_backtest(harness: BotHarness):  # type: ignore[no-untyped-def]
+    assert harness.services is not None
+    settings = harness.services.settings
+    return load_backtest(Store(harness.db), SOURCE, rule_params(settings.alerts), settings.metric.history_start)
+
+
+def test_backtest_summary_and_recent_episodes_in_english(bot: BotHarness) -> None:  # noqa: F811
+    (call,) = bot.ask("/backtest", chat_id=501, language_code="en")
+    text = call.params["text"]
+    result = expected_backtest(bot)
+    s = result.summary
+    assert f"Episodes: <b>{s.episodes}</b>" in text
+    assert f"<b>{s.hits} of {s.evaluated}</b>" in text
+    recent = result.episodes[-RECENT_EPISODES:]
+    assert f"<b>Last {len(recent)} episodes</b>" in text
+    for e in recent:
+        assert f"<b>{e.start} → {e.end if e.end else 'still open'}</b> ({e.trading_days} trading days)" in text
+    # older episodes are left out of the chat answer
+    assert f"<b>{result.episodes[0].start} →" not in text
+    assert len(text) <= 4096
+
+
+def test_backtest_in_chinese_and_cached(bot: BotHarness) -> None:  # noqa: F811
+    (first,) = bot.ask("/backtest", chat_id=502, language_code="zh")
+    (again,) = bot.ask("/backtest", chat_id=502, language_code="zh")
+    assert "预警规则回测" in first.params["text"]
+    assert first.params["text"] == again.params["text"]
+    result = expected_backtest(bot)
+    assert f"预警次数：<b>{result.summary.episodes}</b>" in first.params["text"]
+
+
+def test_backtest_with_arguments_gets_usage(bot: BotHarness) -> None:  # noqa: F811
+    (call,) = bot.ask("/backtest 2015", chat_id=503, language_code="en")
+    assert "Usage" in call.params["text"]
+
+
+def test_export_sends_the_daily_history_as_csv(bot: BotHarness) -> None:  # noqa: F811
+    (call,) = bot.ask("/export", chat_id=504, language_code="en")
+    assert call.method == "sendDocument"
+    upload = call.files["document"]
+    assert upload.filename.endswith(".csv")
+    frame = pd.read_csv(io.BytesIO(upload.data), encoding="utf-8-sig", dtype={"top5_codes": str})
+    series = Store(bot.db).spread_series(SOURCE)
+    assert frame["date"].tolist() == [d.date().isoformat() for d in series.index]
+    assert frame["spread"].tolist() == series["spread"].tolist()
+    assert frame["percentile"].tolist() == series["percentile"].tolist()
+    assert str(len(series)) in call.params["caption"]
+    snap = Store(bot.db).snapshot(SOURCE, date(2025, 2, 14))
+    assert snap is not None
+    row = frame.set_index("date").loc["2025-02-14"]
+    assert row["top5"].split(";") == [g.name for g in snap.top]
+
+
+def test_commands_are_in_the_menu(bot: BotHarness) -> None:  # noqa: F811
+    bot.ask("/help", chat_id=505, language_code="en")
+    names = [c["command"] for c in bot.fake.commands(language_code="en")]
+    assert "backtest" in names and "export" in names
+    assert names.index("backtest") == names.index("history") + 1

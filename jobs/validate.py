@@ -52,6 +52,8 @@ def validate_batch(
     bad_close = ~np.isfinite(close) | (close <= 0)
     for code, d in rows.loc[bad_close, ["code", "date"]].head(MAX_LISTED).itertuples(index=False):
         problems.append(f"{code} on {d}: close is not a positive number")
+    if bad_close.sum() > MAX_LISTED:
+        problems.append(f"{int(bad_close.sum()) - MAX_LISTED} more row(s) without a positive close")
 
     dup = rows.duplicated(["code", "date"], keep=False)
     for code, d in rows.loc[dup, ["code", "date"]].drop_duplicates().head(MAX_LISTED).itertuples(index=False):

@@ -65,6 +65,9 @@ def register_extra(application: AnyApplication, services: Services) -> None:
 
     e.g. ``from bot.handlers.alerts import register as alerts; alerts(application, services)``
     """
+    from bot.handlers.backtest import register as backtest
+
+    backtest(application, services)
 
 
 def register_core(application: AnyApplication) -> None:

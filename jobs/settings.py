@@ -144,6 +144,9 @@ def _format_error(exc: ValidationError) -> str:
         msg = msg[len("Value error, ") :]
     got = err.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    if err["type"] == "extra_forbidden":
+        # an unknown key may be a secret pasted into the file (``telegram.token``): never echo its value
+        msg, shown = "unknown key; see config.example.yaml for the keys this section takes", ""
     more = f"; {len(exc.errors()) - 1} more problem(s)" if len(exc.errors()) > 1 else ""
     return f"config error: {key}: {msg}{shown}{more}"
 

@@ -16,6 +16,7 @@ from jobs.backtest import (
     EpisodeSpan,
     forward_figures,
     load_backtest,
+    observations,
     replay_episodes,
     rule_params,
     run_backtest,
@@ -333,3 +334,13 @@ def test_no_day_beyond_the_window_is_used() -> None:
     res = run_backtest(series, pd.DataFrame(), {date(2024, 1, 2): Basket((), ())}, RuleParams(), end=date(2024, 1, 2))
     assert res.last_day == date(2024, 1, 2)
     assert [e.open for e in res.episodes] == [True]
+
+
+def test_new_high_is_the_snapshots_history_rank_one(sw_store: tuple[Settings, Store, str]) -> None:
+    """The live job reads new_high as history_rank == 1; the backtest derives it from the series."""
+    _, store, source = sw_store
+    series = store.spread_series(source)
+    derived = [o.new_high for o in observations(series)]
+    stored = [s.history_rank == 1 for s in store.snapshots_between(source, date.min, date.max)]
+    assert derived == stored
+    assert sum(derived) > 10

@@ -22,7 +22,7 @@ from jobs.regimes.heat import check_heat
 from jobs.regimes.macro import check_macro
 from jobs.regimes.reversal import check_reversal
 from jobs.regimes.settings import HeatSettings, MacroSettings, ReversalSettings
-from jobs.regimes.types import State
+from jobs.regimes.types import ScenarioResult, State
 from jobs.spread import NameBook, SpreadHistory, compute_history
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -125,7 +125,7 @@ def window_days(ref: Reference) -> list[date]:
     return [d for d in ref.days if START <= d <= END]
 
 
-def reversal_on(history: SpreadHistory, ref: Reference, d: date):  # type: ignore[no-untyped-def]
+def reversal_on(history: SpreadHistory, ref: Reference, d: date) -> ScenarioResult:
     i = ref.days.index(d)
     snaps = [history.snapshot(x) for x in ref.days[i - REV.n_days : i + 1]]
     wide = pd.DataFrame.from_dict(

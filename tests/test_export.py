@@ -88,7 +88,7 @@ def test_backtest_command_prints_a_table(db: Path, capsys: pytest.CaptureFixture
     expected = load_backtest(Store(db), source(), rule_params(settings.alerts), date(2014, 6, 1), date(2015, 12, 31))
     assert expected.episodes, "the 2015 bubble should be in this window"
     for e in expected.episodes:
-        assert f"{e.start} {str(e.end or 'open'):<10} {e.trading_days:>4}" in out
+        assert f"{e.start} {e.end or 'open'!s:<10} {e.trading_days:>4}" in out
     n_open = expected.summary.open_episodes
     assert f"Episodes: {len(expected.episodes)} ({n_open} open)" in out
 

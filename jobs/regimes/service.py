@@ -9,7 +9,6 @@ report in ``meta`` so that ``/regime`` reads it without recomputing.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,7 +23,7 @@ from jobs.regimes.inputs import SOURCE
 from jobs.regimes.macro import PolicyEvent, check_macro
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.reversal import check_reversal
-from jobs.regimes.transitions import Known, Transition, detect
+from jobs.regimes.transitions import Transition, detect
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State
 from jobs.settings import Settings
 from jobs.store import Store
@@ -187,29 +186,29 @@ def evaluate_regimes(store: Store, settings: Settings, source: str, as_of: date)
     return RegimeReport(as_of, scenarios, composite, tuple(events), {k: v.since for k, v in known.items()})
 
 
-Enqueue = Callable[[sqlite3.Connection, RegimeReport, Sequence[Transition]], None]
+BeforeCommit = Callable[[RegimeReport, Sequence[Transition]], None]
 
 
 def update_regimes(
-    store: Store, settings: Settings, source: str, day: date, enqueue: Enqueue | None = None
+    store: Store, settings: Settings, source: str, day: date, before_commit: BeforeCommit | None = None
 ) -> tuple[RegimeReport, list[Transition]]:
-    """Evaluate, store the new states and transitions, hand FIRE/RESOLVE to ``enqueue``, keep the report."""
+    """Evaluate, detect transitions, hand them to ``before_commit``, then store the new states.
+
+    ``before_commit`` (the alert outbox) runs before the states are stored: if the process dies in
+    between, the next run detects the same transitions again and the outbox's idempotency key turns
+    the second enqueue into a no-op, so an alert is neither lost nor sent twice.
+    """
     report = evaluate_regimes(store, settings, source, day)
     repo = RegimeRepo(store)
+    known, transitions = detect(repo.known_states(), report.all, day)
+    final = RegimeReport(
+        report.as_of, report.scenarios, report.composite, report.events, {k: v.since for k, v in known.items()}
+    )
+    if before_commit is not None:
+        before_commit(final, transitions)
     with store.transaction() as conn:
-        # read inside the write lock so that two runs for the same day cannot both see the old state
-        previous = {
-            row[0]: Known(State(row[1]), date.fromisoformat(row[2]))
-            for row in conn.execute("SELECT scenario, state, since FROM regime_states").fetchall()
-        }
-        known, transitions = detect(previous, report.all, day)
         repo.record(conn, day, known, transitions)
-        final = RegimeReport(
-            report.as_of, report.scenarios, report.composite, report.events, {k: v.since for k, v in known.items()}
-        )
         store.set_meta(REPORT_META_KEY, json.dumps(final.to_json(), ensure_ascii=False), conn)
-        if enqueue is not None and settings.regimes.alerts:
-            enqueue(conn, final, transitions)
     return final, transitions
 
 

@@ -4,6 +4,7 @@
     spreadwatch backfill [--source SPEC]
     spreadwatch check-config [--config PATH]
     spreadwatch run [--config PATH]
+    spreadwatch calendar-refresh [--config PATH] [--db PATH]
 
 Exit codes: 0 ok, 1 the data could not be refreshed (the last good data is still shown, marked
 stale), 2 bad configuration or arguments.
@@ -108,6 +109,16 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calendar_refresh(args: argparse.Namespace) -> int:
+    from jobs.calendar_refresh import refresh_calendar
+
+    settings = settings_from_args(args)
+    engine = open_engine(settings)
+    result = refresh_calendar(engine.store, settings.data, engine.today())
+    print(f"calendar: {'ok' if result.ok else 'FAILED'} - {result.message}")
+    return EXIT_OK if result.ok else EXIT_STALE
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.app import run
 
@@ -129,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backfill", help="fetch all missing history into the store and compute snapshots")
     _common(p)
     p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("calendar-refresh", help="extend the trading calendar from the live source (Sina via akshare)")
+    _common(p)
+    p.set_defaults(func=cmd_calendar_refresh)
 
     from bot.backtest_cli import add_backtest_command
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
@@ -71,3 +72,14 @@ def test_commands_are_in_the_menu(bot: BotHarness) -> None:  # noqa: F811
     names = [c["command"] for c in bot.fake.commands(language_code="en")]
     assert "backtest" in names and "export" in names
     assert names.index("backtest") == names.index("history") + 1
+
+
+def test_without_data_both_commands_say_so(tmp_path: Path) -> None:
+    harness = BotHarness(tmp_path / "empty.db").start()
+    try:
+        for command, chat_id in (("/backtest", 601), ("/export", 602)):
+            (call,) = harness.ask(command, chat_id=chat_id, language_code="en")
+            assert call.method == "sendMessage"
+            assert "No data yet" in call.params["text"]
+    finally:
+        harness.stop()

@@ -1,0 +1,68 @@
+"""/history sends a readable PNG chart; /status reports freshness and the daily job's schedule."""
+
+# ruff: noqa: F811  (pytest fixtures imported from bot_harness are parameters here)
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
+from fakebot import png_size
+
+from bot.services import Services
+
+
+def test_history_sends_a_png_with_caption(bot: BotHarness) -> None:
+    assert bot.services is not None
+    snap = bot.services.store.snapshot(SOURCE)
+    assert snap is not None
+    (photo,) = bot.ask("/history", chat_id=1101, language_code="en", timeout=30)
+    assert photo.method == "sendPhoto"
+    png = photo.files["photo"].data
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png_size(png) == (1200, 700)
+    assert photo.response["photo"][0]["width"] == 1200
+    caption = photo.params["caption"]
+    assert f"Spread 2025-06-02 → {snap.as_of}" in caption and "(1y)" in caption
+    assert f"Latest {snap.spread:.1f}%, P{int(snap.percentile)}" in caption
+    # the file can be fetched back from the Bot API's file endpoint
+    assert bot.fake.file_bytes(photo.response["photo"][0]["file_id"]) == png
+
+    (all_years,) = bot.ask("/history ALL", chat_id=1101, language_code="zh", timeout=30)
+    assert "全部历史" in all_years.params["caption"] and "2010-" in all_years.params["caption"]
+    assert png_size(all_years.files["photo"].data) == (1200, 700)
+
+    for bad in ("/history 2y", "/history 1y 3y", "/history 🙂<b>"):
+        (usage,) = bot.ask(bad, chat_id=1101, language_code="en")
+        assert usage.method == "sendMessage" and "Usage: <code>/history</code>" in usage.params["text"], bad
+
+
+def test_status_without_and_with_a_daily_job(bot: BotHarness, db: Path) -> None:
+    (status,) = bot.ask("/status", chat_id=1102, language_code="en")
+    text = status.params["text"]
+    assert "Source: CSV sw_l1_daily.csv" in text
+    assert "Latest data: 2026-06-02 · expected: 2026-06-02" in text and "Up to date" in text
+    assert "Last good fetch: " in text and "never" not in text
+    assert "Next daily run: not scheduled" in text and "Last daily run: none recorded" in text
+
+
+def test_status_reads_the_daily_job_and_its_last_run(db: Path) -> None:
+    async def noop(context: Any) -> None:
+        return None
+
+    def schedule(application: Any, services: Services) -> None:
+        tz = ZoneInfo("Asia/Shanghai")
+        application.job_queue.run_daily(noop, time(16, 30, tzinfo=tz), name="daily")
+        services.store.set_meta("daily:last_run", "2026-06-01T08:31:02+00:00 ok")
+
+    harness = BotHarness(db, configure=schedule).start()
+    try:
+        (status,) = harness.ask("/status", chat_id=1103, language_code="zh")
+        text = status.params["text"]
+        assert "下次每日任务：20" in text and "16:30 CST" in text
+        assert "上次每日任务：2026-06-01T08:31:02+00:00 ok" in text
+    finally:
+        harness.stop()

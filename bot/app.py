@@ -50,6 +50,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("bottom5", "涨幅后五行业", "Bottom five industries by six-month gain"),
     MenuCommand("industry", "查询单个行业：/industry 名称或代码", "One industry: /industry name or code"),
     MenuCommand("history", "分化度走势图：/history 1y|3y|5y|all", "Spread chart: /history 1y|3y|5y|all"),
+    MenuCommand("regime", "收敛情景：宏观、热度估值、景气反转、主题扩散", "Regime scenarios that end extremes"),
     MenuCommand("subscribe", "订阅提醒", "Subscribe to alerts"),
     MenuCommand("unsubscribe", "取消订阅", "Unsubscribe"),
     MenuCommand("settings", "语言、个人阈值、静音", "Language, personal threshold, mute"),
@@ -57,6 +58,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("help", "帮助", "Help"),
     MenuCommand("start", "开始", "Start"),
     MenuCommand("refresh", "立即更新数据（管理员）", "Refresh data now (admin)", admin=True),
+    MenuCommand("event", "记录或删除政策事件（管理员）", "Record or remove a policy event (admin)", admin=True),
 ]
 
 
@@ -68,6 +70,9 @@ def register_extra(application: AnyApplication, services: Services) -> None:
     from bot.handlers.backtest import register as backtest
 
     backtest(application, services)
+    from bot.handlers.regime import register as regimes
+
+    regimes(application, services)
 
 
 def register_core(application: AnyApplication) -> None:

@@ -149,6 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_backtest_command(sub, _common, _date)
 
+    from bot.regime_cli import add_regime_command
+
+    add_regime_command(sub, _common, _date)
+
     p = sub.add_parser("run", help="start the Telegram bot (token from $TELEGRAM_BOT_TOKEN or telegram.token_env)")
     _common(p)
     p.set_defaults(func=cmd_run)

@@ -212,6 +212,14 @@ def update_regimes(
     return final, transitions
 
 
+def refresh_report(store: Store, settings: Settings, source: str, day: date) -> RegimeReport:
+    """Re-evaluate and keep the report (after a policy event changed) without touching the states."""
+    report = evaluate_regimes(store, settings, source, day)
+    with store.transaction() as conn:
+        store.set_meta(REPORT_META_KEY, json.dumps(report.to_json(), ensure_ascii=False), conn)
+    return report
+
+
 def stored_report(store: Store) -> RegimeReport | None:
     """The report the last ``update_regimes`` kept, with the policy events as they are now."""
     raw = store.get_meta(REPORT_META_KEY)

@@ -1,0 +1,87 @@
+"""/regime (everyone) and /event (admins): the regime scenarios and the policy events that feed them.
+
+/regime renders the report the daily job stored; it never fetches or evaluates. /event records or
+removes a policy event, then re-evaluates the stored report off the event loop (without touching the
+alert states: transitions and their alerts come with the daily job).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import Update
+from telegram.ext import Application, CommandHandler
+
+from bot.handlers.common import Context, args_of, chat_lang, is_admin, reply, services_of
+from bot.render import render
+from bot.services import Services
+from jobs.regimes.repo import RegimeRepo
+from jobs.regimes.service import refresh_report, stored_report
+
+log = logging.getLogger(__name__)
+
+MAX_EVENT_LEN = 300
+
+
+async def regime(update: Update, context: Context) -> None:
+    services = services_of(context)
+    lang = chat_lang(update, services)
+    report = await asyncio.to_thread(stored_report, services.store)
+    await reply(update, render("regime", lang, report=report))
+
+
+def _today(services: Services) -> Any:
+    return services.engine.today(services.clock())
+
+
+async def _reevaluate(services: Services) -> None:
+    try:
+        await asyncio.to_thread(
+            refresh_report, services.store, services.settings, services.engine.source.name, _today(services)
+        )
+    except Exception:  # the event is stored either way; the daily job evaluates it at the latest
+        log.exception("re-evaluating the regime report after an event change failed")
+
+
+async def event(update: Update, context: Context) -> None:
+    services = services_of(context)
+    lang = chat_lang(update, services)
+    if not is_admin(update, services):
+        await reply(update, render("not_admin", lang))
+        return
+    args = args_of(context)
+    repo = RegimeRepo(services.store)
+    if not args:
+        await reply(update, render("event_usage", lang, max_len=MAX_EVENT_LEN))
+        return
+    if args[0].lower() in ("del", "delete", "rm"):
+        if len(args) != 2 or not args[1].lstrip("#").isdigit():
+            await reply(update, render("event_usage", lang, max_len=MAX_EVENT_LEN))
+            return
+        event_id = int(args[1].lstrip("#"))
+        found = await asyncio.to_thread(repo.delete_event, event_id)
+        if found:
+            await _reevaluate(services)
+        await reply(update, render("event_deleted", lang, event_id=event_id, found=found))
+        return
+    text = " ".join(args).strip()
+    if len(text) > MAX_EVENT_LEN:
+        await reply(update, render("event_usage", lang, max_len=MAX_EVENT_LEN))
+        return
+    user = update.effective_user
+    author = (user.username or user.full_name) if user is not None else "?"
+    day = _today(services)
+    event_id = await asyncio.to_thread(repo.add_event, day, text, author, user.id if user else None)
+    log.info("policy event #%d recorded by %s", event_id, user.id if user else "?")
+    await _reevaluate(services)
+    added = next(e for e in repo.events() if e.id == event_id)
+    until = day + timedelta(days=services.settings.regimes.macro.event_days - 1)
+    await reply(update, render("event_added", lang, event=added, until=until))
+
+
+def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
+    application.add_handler(CommandHandler("regime", regime, block=False))
+    application.add_handler(CommandHandler("event", event, block=False))

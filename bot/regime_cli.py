@@ -1,0 +1,52 @@
+"""``spreadwatch regime [--as-of DATE] [--json]``: every regime scenario with its state and evidence.
+
+Refreshes the prices and the regime inputs that are due (like ``report``; ``--no-refresh`` reads the
+store only), then evaluates as of the date without touching the alert states the daily job keeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+def add_regime_command(
+    sub: Any, common: Callable[[argparse.ArgumentParser], None], date_type: Callable[[str], Any]
+) -> None:
+    p = sub.add_parser("regime", help="print the regime scenarios: state, evidence, as-of dates, staleness")
+    common(p)
+    p.add_argument("--as-of", type=date_type, metavar="DATE", help="evaluate as of this day (default: today)")
+    p.add_argument("--lang", choices=["zh", "en"], help="message language (default: config lang)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the message")
+    p.add_argument("--no-refresh", action="store_true", help="do not fetch; use the stored data only")
+    p.set_defaults(func=cmd_regime)
+
+
+def cmd_regime(args: argparse.Namespace) -> int:
+    from bot.cli import EXIT_OK, EXIT_STALE, open_engine, settings_from_args
+    from bot.render import render
+    from jobs.regimes.inputs import refresh_regime_inputs
+    from jobs.regimes.service import evaluate_regimes
+
+    settings = settings_from_args(args)
+    engine = open_engine(settings)
+    as_of = args.as_of or engine.today()
+    failed: list[str] = []
+    if not args.no_refresh:
+        result = engine.update(until=engine.today())
+        if not result.refresh.ok:
+            failed.append(f"prices: {result.refresh.message}")
+        failed += [
+            f"{r.kind}: {r.message}" for r in refresh_regime_inputs(engine.store, settings, engine.today()) if not r.ok
+        ]
+    report = evaluate_regimes(engine.store, settings, engine.source.name, as_of)
+    if args.json:
+        print(json.dumps({**report.to_json(), "fetch_errors": failed}, ensure_ascii=False, indent=2))
+    else:
+        print(render("regime", settings.lang, report=report))
+    for line in failed:
+        print(f"warning: refresh failed, showing the last good data: {line}", file=sys.stderr)
+    return EXIT_STALE if failed else EXIT_OK

@@ -1,0 +1,85 @@
+"""/regime and /event through the real bot and the fake Bot API, on the store built from the real CSV."""
+
+# ruff: noqa: F811  (pytest fixtures imported from bot_harness are parameters here)
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+from bot_harness import ADMIN_ID, FRESH_NOW, SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
+
+from jobs.regimes.repo import RegimeRepo
+from jobs.regimes.service import update_regimes
+from jobs.store import Store
+
+PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
+
+
+def load_pmi(store: Store) -> None:
+    with PMI.open(encoding="utf-8") as f:
+        points = [(date.fromisoformat(r["month"] + "-01"), float(r["pmi"])) for r in csv.DictReader(f)]
+    RegimeRepo(store).save_series("pmi", points)
+
+
+def test_regime_before_and_after_the_daily_evaluation(bot: BotHarness) -> None:
+    assert bot.services is not None
+    (before,) = bot.ask("/regime", chat_id=601, language_code="en")
+    assert "Not evaluated yet" in before.params["text"]
+
+    store = bot.services.store
+    load_pmi(store)
+    day = FRESH_NOW.date()  # 2026-06-02, the CSV's last trading day
+    report, _ = update_regimes(store, bot.services.settings, SOURCE, day)
+    (en,) = bot.ask("/regime", chat_id=601, language_code="en")
+    text = en.params["text"]
+    assert en.params["parse_mode"] == "HTML"
+    assert f"Regime scenarios · {day}" in text
+    # PMI 2026-04 = 50.3 after 50.4: one decline, above the line -> off, with its numbers and month
+    assert "Manufacturing PMI 50.3 <i>(2026-04)</i>" in text
+    macro = report.scenarios[0]
+    assert macro.state.value == "off"
+    # no turnover in a close-only CSV and no Shenwan analysis: heat is unknown, never on
+    assert "<b>Heat and valuation</b>: unknown" in text
+    assert "<b>Theme breadth</b>: off" in text
+    assert "Policy events</b>: none recorded" in text
+    (zh,) = bot.ask("/regime", chat_id=602, language_code="zh-hans")
+    assert f"情景监测 · {day}" in zh.params["text"] and "制造业PMI 50.3" in zh.params["text"]
+
+
+def test_event_commands_admin_only_escaped_and_listed(bot: BotHarness) -> None:
+    assert bot.services is not None
+    (refused,) = bot.ask("/event 降准50bp", chat_id=603, user_id=603, language_code="en")
+    assert "admin" in refused.params["text"].lower()
+    assert RegimeRepo(bot.services.store).events() == []
+
+    (usage,) = bot.ask("/event", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
+    assert "Usage" in usage.params["text"]
+
+    (added,) = bot.ask("/event PBoC <cuts> RRR & rates", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
+    text = added.params["text"]
+    (ev,) = RegimeRepo(bot.services.store).events()
+    assert ev.text == "PBoC <cuts> RRR & rates" and ev.day == FRESH_NOW.date()
+    assert f"<b>#{ev.id}</b>" in text and "PBoC &lt;cuts&gt; RRR &amp; rates" in text
+    assert "until 2026-07-01" in text  # 30 days including the day it was recorded
+
+    # the event lights the macro scenario in /regime at once (the report is re-evaluated)
+    (shown,) = bot.ask("/regime", chat_id=604, language_code="en")
+    body = shown.params["text"]
+    assert "<b>Macro: recovery falsified / policy turn</b>: ON" in body
+    assert f"#{ev.id} {ev.day} PBoC &lt;cuts&gt; RRR &amp; rates" in body
+
+    (missing,) = bot.ask("/event del 999", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
+    assert "no policy event #999" in missing.params["text"]
+    (bad,) = bot.ask("/event del x", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
+    assert "Usage" in bad.params["text"]
+    (gone,) = bot.ask(f"/event del {ev.id}", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
+    assert f"#{ev.id} removed" in gone.params["text"]
+    assert RegimeRepo(bot.services.store).events() == []
+    (after,) = bot.ask("/regime", chat_id=604, language_code="en")
+    assert "policy turn</b>: ON" not in after.params["text"]
+    assert "none recorded" in after.params["text"]
+
+    (too_long,) = bot.ask("/event " + "长" * 400, chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="zh")
+    assert "用法" in too_long.params["text"]

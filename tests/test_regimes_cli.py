@@ -1,0 +1,64 @@
+"""``spreadwatch regime`` on the real Shenwan CSV: the JSON and the message, stale inputs shown as unknown."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from jobs.regimes.repo import RegimeRepo
+from jobs.store import Store
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SW, PMI = DATA / "sw_l1_daily.csv", DATA / "cn_pmi_monthly.csv"
+pytestmark = pytest.mark.skipif(not (SW.exists() and PMI.exists()), reason="shared data absent")
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["regime", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_regime_cli_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "r.db")
+    common = ["--source", f"csv:{SW}", "--db", db]
+    code, out, _ = run(capsys, *common, "--as-of", "2025-02-14", "--json")
+    assert code == 0
+    data = json.loads(out)
+    by = {s["scenario"]: s for s in data["scenarios"]}
+    assert list(by) == ["macro", "heat", "reversal", "breadth"]
+    # nothing fetched for a CSV source: no PMI, no turnover -> unknown, and the composite never on
+    assert by["macro"]["state"] == "unknown" and by["macro"]["code"] == "no_data"
+    assert by["heat"]["state"] == "unknown"
+    assert by["reversal"]["state"] == "off" and by["reversal"]["as_of"] == "2025-02-14"
+    assert data["composite"]["state"] == "unknown"
+    assert {e["key"]: e["value"] for e in data["composite"]["evidence"]}["spread_pctl"] >= 90
+
+    # with the PMI stored (January 2025: 49.1 after 50.1) macro is on, and so is the composite
+    with PMI.open(encoding="utf-8") as f:
+        points = [(date.fromisoformat(r["month"] + "-01"), float(r["pmi"])) for r in csv.DictReader(f)]
+    RegimeRepo(Store(db)).save_series("pmi", points)
+    code, out, _ = run(capsys, *common, "--as-of", "2025-02-14", "--json", "--no-refresh")
+    data = json.loads(out)
+    macro = data["scenarios"][0]
+    assert macro["state"] == "on" and macro["code"] == "pmi_below_line"
+    assert {"key": "pmi", "value": 49.1, "on": "2025-01", "unit": "index", "label": ""} in macro["evidence"]
+    assert data["composite"]["state"] == "on"
+
+    # much later, the same stored PMI is stale: unknown (stale since its release day), never on
+    code, out, _ = run(capsys, *common, "--as-of", "2026-06-02", "--json", "--no-refresh")
+    late = json.loads(out)
+    assert late["scenarios"][0]["state"] == "off"  # the file runs to 2026-04, released 04-30: fresh
+    code, out, _ = run(capsys, *common, "--as-of", "2026-09-01", "--json", "--no-refresh", "--lang", "en")
+    stale = json.loads(out)
+    assert stale["scenarios"][0]["state"] == "unknown"
+    assert stale["scenarios"][0]["stale_since"] == "2026-04-30"
+    assert stale["composite"]["state"] == "unknown"
+
+    code, out, _ = run(capsys, *common, "--as-of", "2026-09-01", "--no-refresh", "--lang", "en")
+    assert "Macro: recovery falsified / policy turn</b>: unknown (stale since 2026-04-30)" in out

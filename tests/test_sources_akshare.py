@@ -7,6 +7,7 @@ stale, and write no snapshot; the ``report`` command then shows the last good da
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -134,16 +135,17 @@ def _last_code_fails(up: FakeSwUpstream) -> None:
     up.failures[LAST_CODE] = (500, "<html>502 Bad Gateway</html>")
 
 
+# these break the upstream's newest day, whatever ``up.days`` holds
 def _missing_last_day(up: FakeSwUpstream) -> None:
-    up.days_by_code["801050"] = list(DAYS[:-1])
+    up.days_by_code["801050"] = list(up.days[:-1])
 
 
 def _impossible_jump(up: FakeSwUpstream) -> None:
-    up.closes["801120"] = {END: close_on("801120", END) * 1.6}
+    up.closes["801120"] = {up.days[-1]: close_on("801120", up.days[-1]) * 1.6}
 
 
 def _null_close(up: FakeSwUpstream) -> None:
-    up.closes["801780"] = {END: None}
+    up.closes["801780"] = {up.days[-1]: None}
 
 
 ATTEMPTS = 3  # fetch_retries=2 in the test settings
@@ -238,3 +240,45 @@ def test_report_shows_last_good_data_marked_stale_with_exit_1(
         assert main(["report", "--config", str(cfg), "--json"]) == 1
         data = json.loads(capsys.readouterr().out)
         assert data["stale"] is True and data["as_of"] == due.isoformat() and data["source"] == "akshare"
+
+
+@pytest.fixture(scope="module")
+def backfilled_cli(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[date], date]:
+    """A store backfilled through the CLI up to the trading day before the one now due (real clock)."""
+    now = datetime.now(SHANGHAI)
+    due = TradingCalendar.default().expected_data_date(now, time(16, 30))
+    days = trading_days(due, 200)
+    base = tmp_path_factory.mktemp("cli-live")
+    cfg = _write_config(base / "config.yaml", base / "live.db")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        FakeSwUpstream(days=days[:-1]).install(rsps)
+        assert main(["backfill", "--config", str(cfg)]) == 0
+    return base / "live.db", days, due
+
+
+@pytest.mark.parametrize("name", list(FAILURES))
+def test_report_after_each_failure_is_stale_exit_1_and_writes_nothing(
+    name: str, backfilled_cli: tuple[Path, list[date], date], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source_db, days, due = backfilled_cli
+    db = tmp_path / "live.db"
+    with sqlite3.connect(source_db) as src, sqlite3.connect(db) as dst:
+        src.backup(dst)  # a consistent copy of a WAL database
+    cfg = _write_config(tmp_path / "config.yaml", db)
+    store = Store(db)
+    before = state(store)
+    capsys.readouterr()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        upstream = FakeSwUpstream(days=days).install(rsps)
+        FAILURES[name][0](upstream)
+        code = main(["report", "--config", str(cfg)])
+    out, err = capsys.readouterr()
+
+    assert code == 1
+    assert f"Industry differentiation · {days[-2]}" in out  # the last good snapshot ...
+    assert f"Data is stale</b>: the latest data is for {days[-2]}, data for {due} is due" in out  # ... marked
+    assert "last fetch failed" in out and "refresh failed" in err
+    assert state(store) == before  # nothing stored, no snapshot written
+    logged = store.last_fetch("akshare")
+    assert logged is not None and not logged.ok

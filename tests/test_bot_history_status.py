@@ -40,8 +40,17 @@ def test_history_sends_a_png_with_caption(bot: BotHarness) -> None:
         assert usage.method == "sendMessage" and "Usage: <code>/history</code>" in usage.params["text"], bad
 
 
-def test_status_without_and_with_a_daily_job(bot: BotHarness, db: Path) -> None:
-    (status,) = bot.ask("/status", chat_id=1102, language_code="en")
+def unschedule_daily(application: Any, services: Services) -> None:
+    for job in application.job_queue.get_jobs_by_name("daily"):
+        job.schedule_removal()
+
+
+def test_status_without_a_daily_job(db: Path) -> None:
+    harness = BotHarness(db, configure=unschedule_daily).start()
+    try:
+        (status,) = harness.ask("/status", chat_id=1102, language_code="en")
+    finally:
+        harness.stop()
     text = status.params["text"]
     assert "Source: CSV sw_l1_daily.csv" in text
     assert "Latest data: 2026-06-02 · expected: 2026-06-02" in text and "Up to date" in text
@@ -54,15 +63,16 @@ def test_status_reads_the_daily_job_and_its_last_run(db: Path) -> None:
         return None
 
     def schedule(application: Any, services: Services) -> None:
+        unschedule_daily(application, services)
         tz = ZoneInfo("Asia/Shanghai")
-        application.job_queue.run_daily(noop, time(16, 30, tzinfo=tz), name="daily")
+        application.job_queue.run_daily(noop, time(15, 45, tzinfo=tz), name="daily")
         services.store.set_meta("daily:last_run", "2026-06-01T08:31:02+00:00 ok")
 
     harness = BotHarness(db, configure=schedule).start()
     try:
         (status,) = harness.ask("/status", chat_id=1103, language_code="zh")
         text = status.params["text"]
-        assert "下次每日任务：20" in text and "16:30 CST" in text
+        assert "下次每日任务：20" in text and "15:45 CST" in text
         assert "上次每日任务：2026-06-01T08:31:02+00:00 ok" in text
     finally:
         harness.stop()

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
+
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
 from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.report import SpreadReport
@@ -141,6 +143,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "status": status(),
         "stale": True,
     },
+    **REGIME_CONTEXTS,
 }
 
 # kinds whose sample context carries no text from data or users (nothing to escape)
@@ -153,4 +156,5 @@ STATIC_KINDS: set[str] = {
     "text_hint",
     "error",
     "toast",
+    *REGIME_STATIC_KINDS,
 }

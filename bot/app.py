@@ -59,6 +59,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("start", "开始", "Start"),
     MenuCommand("refresh", "立即更新数据（管理员）", "Refresh data now (admin)", admin=True),
     MenuCommand("event", "记录或删除政策事件（管理员）", "Record or remove a policy event (admin)", admin=True),
+    MenuCommand("alerts", "提醒状态与最近变化（管理员）", "Alert states and last transitions (admin)", admin=True),
 ]
 
 
@@ -70,6 +71,9 @@ def register_extra(application: AnyApplication, services: Services) -> None:
     from bot.handlers.backtest import register as backtest
 
     backtest(application, services)
+    from bot.scheduling import register as alerting
+
+    alerting(application, services)
     from bot.handlers.regime import register as regimes
 
     regimes(application, services)

@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_calendar_refresh)
 
+    from bot.daily_cli import add_run_daily_command
+
+    add_run_daily_command(sub, _common, _date)
+
     from bot.backtest_cli import add_backtest_command
 
     add_backtest_command(sub, _common, _date)

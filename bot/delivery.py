@@ -1,0 +1,274 @@
+"""Drain the outbox through the Telegram Bot API, within Telegram's limits, classifying every error.
+
+Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
+
+* about 30 messages/s overall: python-telegram-bot's ``AIORateLimiter`` (configured by the
+  composition root) is a leaky bucket that lets a burst of 30 through on top of the rate, which
+  Telegram answers with 429; :class:`Pacer` spaces sends evenly at ``rate`` (29/s by default) so the
+  bucket never fills;
+* 1 message/s per chat: not covered by ``AIORateLimiter``; the sender keeps one send in flight per
+  chat and ``per_chat_interval`` between two sends to the same chat;
+* 20 messages/min per group: left to ``AIORateLimiter``'s per-group limiter.
+
+Errors: ``RetryAfter`` pauses every worker for ``retry_after`` and puts the row back (not counted as
+a failed attempt); ``Forbidden`` (blocked, kicked) marks the chat inactive and its rows dead;
+``ChatMigrated`` moves the chat and its rows to the new id and resends at once; ``BadRequest`` is
+never retried (it subclasses ``NetworkError``, so it is caught first); ``TimedOut``, ``NetworkError``
+(5xx, dropped connections) are retried with exponential backoff up to ``max_attempts``.
+
+Exactly-once, as far as the Bot API allows: a row is claimed (a lease) before sending and marked sent
+in its own transaction right after Telegram answers. A crash in between re-sends that one message
+after the lease expires; so does a ``TimedOut`` after Telegram had in fact accepted the message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+
+from jobs.outbox import Outbox, OutboxRow
+from jobs.store import ChatRepo
+
+log = logging.getLogger(__name__)
+
+
+class Pacer:
+    """Evenly spaced permits: never more than ``rate`` in any one-second window."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.clock = clock
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = self.clock()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+@dataclass
+class DrainStats:
+    sent: int = 0
+    retried: int = 0  # put back for a later attempt (flood limit, timeout, server error)
+    failed: int = 0  # bad request or out of attempts: never retried
+    dead: int = 0  # the chat blocked or removed the bot
+    migrated: int = 0
+    left_pending: int = 0  # unfinished rows whose next attempt is after this drain
+    flood_waits: list[float] = field(default_factory=list)
+
+
+def _seconds(value: int | float | timedelta) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class OutboxSender:
+    def __init__(
+        self,
+        bot: Bot,
+        outbox: Outbox,
+        chats: ChatRepo,
+        *,
+        rate: float = 29.0,
+        per_chat_interval: float = 1.0,
+        concurrency: int = 8,
+        lease_s: float = 120.0,
+        max_attempts: int = 10,
+        backoff_base_s: float = 2.0,
+        backoff_max_s: float = 900.0,
+        worker_id: str | None = None,
+    ) -> None:
+        self.bot = bot
+        self.outbox = outbox
+        self.chats = chats
+        self.pacer = Pacer(rate)
+        self.per_chat_interval = per_chat_interval
+        self.concurrency = max(1, concurrency)
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        self.worker_id = worker_id or f"{os.getpid()}-{id(self):x}"
+        self._paused_until = 0.0  # monotonic: a RetryAfter holds every worker
+        self._chat_ready: dict[int, float] = {}  # monotonic time a chat may get its next message
+        self._busy_chats: set[int] = set()
+        self._lock = asyncio.Lock()  # one drain at a time per sender
+
+    @property
+    def draining(self) -> bool:
+        return self._lock.locked()
+
+    async def drain(self, wait_up_to_s: float = 0.0) -> DrainStats:
+        """Send every due row. Rows due again within ``wait_up_to_s`` (backoff, flood waits) are
+        waited for; later ones are left pending for the next drain."""
+        async with self._lock:
+            stats = DrainStats()
+            tasks: dict[asyncio.Task[None], int] = {}
+            while True:
+                free = self.concurrency - len(tasks)
+                if free > 0:
+                    for row in await self._pick(free, exclude=list(tasks.values())):
+                        self._busy_chats.add(row.chat_id)
+                        tasks[asyncio.create_task(self._deliver(row, stats))] = row.id
+                if tasks:
+                    done, _ = await asyncio.wait(tasks, timeout=0.05, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        tasks.pop(task)
+                        if task.exception() is not None:
+                            for other in tasks:
+                                other.cancel()
+                            raise task.exception()  # type: ignore[misc]
+                    continue
+                next_due = await asyncio.to_thread(self.outbox.next_due_at)
+                if next_due is None:
+                    break
+                delay = max(next_due - time.time(), self._earliest_chat_wait(), 0.0)
+                if delay > wait_up_to_s:
+                    break
+                await asyncio.sleep(min(max(delay, 0.02), 1.0))
+            stats.left_pending = sum(
+                n for s, n in (await asyncio.to_thread(self.outbox.counts)).items() if s in ("pending", "sending")
+            )
+            return stats
+
+    def _earliest_chat_wait(self) -> float:
+        now = time.monotonic()
+        waits = [t - now for c, t in self._chat_ready.items() if t > now]
+        return min(waits) if waits else 0.0
+
+    async def _pick(self, n: int, exclude: list[int]) -> list[OutboxRow]:
+        rows = await asyncio.to_thread(self.outbox.due, max(n * 4, 50), None, exclude)
+        now = time.monotonic()
+        picked: list[OutboxRow] = []
+        chats: set[int] = set()
+        for row in rows:
+            if row.chat_id in self._busy_chats or row.chat_id in chats:
+                continue
+            if self._chat_ready.get(row.chat_id, 0.0) > now:
+                continue
+            picked.append(row)
+            chats.add(row.chat_id)
+            if len(picked) >= n:
+                break
+        return picked
+
+    async def _deliver(self, row: OutboxRow, stats: DrainStats) -> None:
+        try:
+            claimed = await asyncio.to_thread(self.outbox.claim, row.id, self.worker_id, self.lease_s)
+            if claimed is not None:
+                await self._send(claimed, stats)
+        finally:
+            self._busy_chats.discard(row.chat_id)
+
+    async def _wait_turn(self) -> None:
+        while (left := self._paused_until - time.monotonic()) > 0:
+            await asyncio.sleep(left)
+        await self.pacer.wait()
+
+    async def _send(self, row: OutboxRow, stats: DrainStats) -> None:
+        chat_id = row.chat_id
+        for _hop in range(3):  # a migrated group is followed (at most twice)
+            await self._wait_turn()
+            try:
+                message = await self.bot.send_message(
+                    chat_id=chat_id,
+                    text=row.text,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                self._paused_until = max(self._paused_until, time.monotonic() + wait)
+                stats.flood_waits.append(wait)
+                stats.retried += 1
+                log.warning("flood limit: pausing all sends for %.1f s", wait)
+                await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, wait, str(exc), False)
+                return
+            except Forbidden as exc:
+                log.info("chat %s blocked or removed the bot: marked inactive", chat_id)
+                await asyncio.to_thread(self._chat_gone, row, chat_id, str(exc))
+                stats.dead += 1
+                return
+            except ChatMigrated as exc:
+                new_id = int(exc.new_chat_id)
+                log.info("chat %s migrated to %s: following it", chat_id, new_id)
+                await asyncio.to_thread(self._migrate, chat_id, new_id)
+                stats.migrated += 1
+                chat_id = new_id
+                continue
+            except BadRequest as exc:
+                log.error("outbox row %s to chat %s refused, not retried: %s", row.id, chat_id, exc)
+                await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", f"BadRequest: {exc}")
+                stats.failed += 1
+                return
+            except InvalidToken:
+                # no row is to blame: put it back untouched and stop this drain
+                await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, 60.0, "invalid token", False)
+                raise
+            except (NetworkError, TelegramError) as exc:
+                await self._transient(row, exc, stats)
+                return
+            else:
+                self._chat_ready[chat_id] = time.monotonic() + self.per_chat_interval
+                # the one window: Telegram has the message, the row is not marked yet (one small UPDATE)
+                await asyncio.to_thread(self.outbox.mark_sent, row.id, self.worker_id, message.message_id)
+                stats.sent += 1
+                return
+        await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", "chat migrated repeatedly")
+        stats.failed += 1
+
+    async def _transient(self, row: OutboxRow, exc: TelegramError, stats: DrainStats) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if row.attempts >= self.max_attempts:
+            log.error("outbox row %s: giving up after %d attempts: %s", row.id, row.attempts, error)
+            await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", error)
+            stats.failed += 1
+            return
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (row.attempts - 1))
+        delay *= random.uniform(0.8, 1.2)  # spread retries of a broadcast hit by one outage
+        log.warning("outbox row %s: %s; retry in %.1f s", row.id, error, delay)
+        await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, delay, error, True)
+        stats.retried += 1
+
+    def _chat_gone(self, row: OutboxRow, chat_id: int, error: str) -> None:
+        self.outbox.give_up(row.id, self.worker_id, "dead", f"Forbidden: {error}")
+        with contextlib.suppress(Exception):
+            self.chats.update(chat_id, active=False)
+        self.outbox.drop_chat(chat_id, f"chat inactive: {error}")
+
+    def _migrate(self, old: int, new: int) -> None:
+        self.chats.migrate(old, new)
+        self.outbox.move_chat(old, new)
+
+
+def make_rate_limiter() -> object:
+    """The python-telegram-bot limiter the composition root and the CLI install on their bot.
+
+    Overall 30/s and 20/min per group; ``max_retries=0`` so that a 429 reaches :class:`OutboxSender`,
+    which pauses every worker and keeps the row's bookkeeping right.
+    """
+    from telegram.ext import AIORateLimiter
+
+    return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20, group_time_period=60)

@@ -1,0 +1,136 @@
+"""The daily job and the outbox drain on python-telegram-bot's JobQueue (APScheduler underneath).
+
+* ``daily``: every weekday at ``schedule.daily_time`` in ``schedule.timezone`` (``run_daily``'s days
+  count 0 = Sunday, so Monday-Friday is 1..5); a weekday that is not a trading day (a holiday in the
+  calendar) is skipped inside the callback.
+* ``daily-retry``: while the day's data is not there (or the fetch failed), the job runs again every
+  ``schedule.retry_every_min`` until ``schedule.cutoff_time``; the run at the cut-off tells admins the
+  day is missing (once: the outbox key carries the day).
+* ``daily-catchup``: on start-up, when the last evaluated trading day is older than the day whose
+  data should already be out, one run shortly after start.
+* ``outbox``: every ``DRAIN_EVERY_S`` the outbox is drained, which also resumes a broadcast a crash or
+  restart interrupted and sends rows whose backoff has passed.
+
+The job body (:func:`jobs.daily.run_daily`) blocks on the network and pandas, so it runs in a worker
+thread (``asyncio.to_thread``); the event loop keeps answering commands meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application, ContextTypes
+
+from bot.delivery import OutboxSender
+from bot.services import Services
+from jobs.daily import DailyResult, last_evaluated_key, run_daily
+from jobs.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "daily"
+RETRY_NAME = "daily-retry"
+CATCHUP_NAME = "daily-catchup"
+DRAIN_NAME = "outbox"
+DRAIN_EVERY_S = 30.0
+DRAIN_FIRST_S = 10.0  # resumes a broadcast a crash or restart interrupted
+CATCHUP_DELAY_S = 60.0  # the bot answers commands first; a missed day can wait a minute
+WEEKDAYS = (1, 2, 3, 4, 5)  # python-telegram-bot's run_daily: 0 = Sunday
+
+_SENDER = "outbox_sender"
+_LOCK = "daily_lock"
+LAST_RESULT = "daily_last_result"
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def services_of(application: AnyApplication) -> Services:
+    services: Services = application.bot_data["services"]
+    return services
+
+
+def sender_of(application: AnyApplication) -> OutboxSender:
+    sender = application.bot_data.get(_SENDER)
+    if sender is None:
+        services = services_of(application)
+        sender = OutboxSender(application.bot, Outbox(services.store), services.chats)
+        application.bot_data[_SENDER] = sender
+    assert isinstance(sender, OutboxSender)
+    return sender
+
+
+def catchup_needed(services: Services, now: datetime | None = None) -> bool:
+    engine = services.engine
+    local = engine.local_now(now or services.clock())
+    expected = engine.calendar.expected_data_date(local, services.settings.schedule.daily_time)
+    raw = services.store.get_meta(last_evaluated_key(engine.source.name))
+    return raw is None or date.fromisoformat(raw) < expected
+
+
+def install(application: AnyApplication, services: Services) -> None:
+    jq = application.job_queue
+    if jq is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    schedule = services.settings.schedule
+    tz = ZoneInfo(schedule.timezone)
+    application.bot_data["services"] = services
+    jq.run_daily(daily_job, time=schedule.daily_time.replace(tzinfo=tz), days=WEEKDAYS, name=JOB_NAME)
+    jq.run_repeating(drain_job, interval=DRAIN_EVERY_S, first=DRAIN_FIRST_S, name=DRAIN_NAME)
+    if catchup_needed(services):
+        jq.run_once(daily_job, when=CATCHUP_DELAY_S, name=CATCHUP_NAME)
+
+
+async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    application = context.application
+    services = services_of(application)
+    engine = services.engine
+    now = services.clock()
+    local = engine.local_now(now)
+    job_name = context.job.name if context.job is not None else JOB_NAME
+    if job_name == JOB_NAME and not engine.calendar.is_trading_day(local.date()):
+        log.info("daily job: %s is not a trading day", local.date())
+        return
+    lock: asyncio.Lock = application.bot_data.setdefault(_LOCK, asyncio.Lock())
+    if lock.locked():
+        log.info("daily job already running; %s skipped", job_name)
+        return
+    async with lock:
+        result = await asyncio.to_thread(run_daily, services, None, now)
+        application.bot_data[LAST_RESULT] = result
+        await sender_of(application).drain()
+    schedule_retry(application, services, result, local)
+
+
+def schedule_retry(application: AnyApplication, services: Services, result: DailyResult, local: datetime) -> None:
+    """Run again in retry_every_min, but never past the cut-off (the last try is at the cut-off)."""
+    if not result.retry or application.job_queue is None:
+        return
+    schedule = services.settings.schedule
+    cutoff = datetime.combine(local.date(), schedule.cutoff_time, tzinfo=local.tzinfo)
+    if local >= cutoff:
+        return
+    when = min(local + timedelta(minutes=schedule.retry_every_min), cutoff)
+    log.info("daily job: %s; next try at %s", result.message, when.isoformat(timespec="minutes"))
+    application.job_queue.run_once(daily_job, when=when, name=RETRY_NAME)
+
+
+async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    sender = sender_of(context.application)
+    if sender.draining:
+        return
+    stats = await sender.drain()
+    if stats.sent or stats.failed or stats.dead:
+        log.info("outbox: %s", stats)
+
+
+def register(application: AnyApplication, services: Services) -> None:
+    """Everything the alert feature adds to the bot: the jobs, ``/alerts`` and ``my_chat_member``."""
+    from bot.handlers import alerts, membership
+
+    alerts.register(application, services)
+    membership.register(application, services)
+    install(application, services)

@@ -1,0 +1,259 @@
+"""The daily job body, a plain function: refresh → compute → evaluate the rules → queue messages.
+
+``run_daily`` is called by the scheduler (off the event loop), by ``spreadwatch run-daily`` and by
+tests. It never sends anything itself: transitions and their messages land in the outbox in the same
+transaction as the state change, and a sender drains the outbox afterwards.
+
+* The trading day it is about (``target``) is the latest whose data should be out at ``now``
+  (``schedule.daily_time``), or the trading day on or before ``as_of``.
+* A failed fetch (or a rejected batch) evaluates nothing; admins get one ``data_problem`` message per
+  incident (the outbox key includes the day, so retries do not repeat it).
+* When the target's data is not there yet the result says so and asks for a retry; after
+  ``schedule.cutoff_time`` admins are told once that the day is missing.
+* Every trading day with a snapshot after the last evaluated one is evaluated in order (a catch-up
+  after downtime); the last evaluated day is stored with the transitions, so no date is evaluated twice.
+  On the very first run only the latest day is evaluated: history is not replayed into alerts.
+* Per subscriber: personal threshold (``RuleParams.with_threshold``), chat language; a muted chat
+  keeps its state and its transitions are logged, but no message is queued.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from jobs.alerts import (
+    SPREAD_RULE,
+    ChatOutcome,
+    TransitionRecord,
+    load_states,
+    record_transitions,
+    spread_inputs,
+    state_from_json,
+    state_to_json,
+)
+from jobs.outbox import Outbox
+from jobs.pipeline import Engine
+from jobs.rules import AlertState, Observation, RuleParams, evaluate
+from jobs.settings import AlertSettings, Settings
+from jobs.spread import Snapshot
+from jobs.store import Chat, ChatRepo, Store
+
+log = logging.getLogger(__name__)
+
+DATA_RULE = "data"  # outbox rule id of admin data-problem notices
+Render = Callable[..., str]  # render(kind, lang, **context) -> text
+Split = Callable[[str], list[str]]
+
+
+class DailyServices(Protocol):
+    settings: Settings
+    store: Store
+    engine: Engine
+    chats: ChatRepo
+
+
+@dataclass(frozen=True)
+class DailyResult:
+    # evaluated | up_to_date | waiting (data not there yet) | missing (past the cut-off) | fetch_failed
+    outcome: str
+    target: date
+    evaluated: tuple[date, ...] = ()
+    transitions: int = 0
+    queued: int = 0
+    retry: bool = False  # the scheduler should run again in schedule.retry_every_min
+    message: str = ""
+
+
+def params_from_settings(alerts: AlertSettings) -> RuleParams:
+    return RuleParams(
+        enter=alerts.enter_percentile,
+        high=alerts.high_percentile,
+        resolve=alerts.resolve_percentile,
+        new_high_tier=alerts.new_high_tier,
+        consecutive_days=alerts.consecutive_days,
+        remind_every_days=alerts.remind_every_days,
+    )
+
+
+def personal_params(base: RuleParams, threshold: float | None) -> RuleParams:
+    try:
+        return base.with_threshold(threshold)
+    except ValueError:
+        log.warning("ignoring an invalid personal threshold %r", threshold)
+        return base
+
+
+def observation(snap: Snapshot) -> Observation:
+    return Observation(day=snap.as_of, spread=snap.spread, percentile=snap.percentile, new_high=snap.history_rank == 1)
+
+
+def last_evaluated_key(source: str) -> str:
+    return f"alerts:{SPREAD_RULE}:last_evaluated:{source}"
+
+
+def _default_render() -> tuple[Render, Split]:
+    # jinja only (no telegram): the templates live with the bot's other messages
+    from bot.render import render, split_message
+
+    return render, split_message
+
+
+def run_daily(
+    services: DailyServices,
+    as_of: date | None = None,
+    now: datetime | None = None,
+    render: Render | None = None,
+) -> DailyResult:
+    settings, store, engine = services.settings, services.store, services.engine
+    split: Split
+    if render is None:
+        render, split = _default_render()
+    else:
+        from bot.render import split_message as split
+    local = engine.local_now(now)
+    calendar = engine.calendar
+    schedule = settings.schedule
+    if as_of is None:
+        target = calendar.expected_data_date(local, schedule.daily_time)
+    else:
+        target = calendar.last_trading_day_on_or_before(as_of)
+    past_cutoff = local.date() > target or local.time() >= schedule.cutoff_time
+
+    update = engine.update(until=target)
+    source = engine.source.name
+    if not update.refresh.ok:
+        queued = _notify_admins(services, render, split, "fetch_failed", target, update.refresh.message)
+        return DailyResult(
+            "fetch_failed",
+            target,
+            queued=queued,
+            retry=not past_cutoff,
+            message=f"fetch failed, nothing evaluated: {update.refresh.message}",
+        )
+
+    evaluated, transitions, queued = _evaluate_new_days(services, render, split, source, target, local)
+    last = store.last_snapshot_date(source)
+    if last is None or last < target:
+        if past_cutoff:
+            queued += _notify_admins(services, render, split, "missing", target, None)
+            outcome, retry = "missing", False
+            message = f"no data for {target} by the cut-off {schedule.cutoff_time:%H:%M}; admins told"
+        else:
+            outcome, retry = "waiting", True
+            message = f"data for {target} is not there yet (latest {last}); will retry"
+    else:
+        outcome = "evaluated" if evaluated else "up_to_date"
+        retry = False
+        message = f"evaluated {len(evaluated)} day(s) up to {target}" if evaluated else f"{target} already evaluated"
+    log.info("daily run: %s", message)
+    return DailyResult(outcome, target, tuple(evaluated), transitions, queued, retry, message)
+
+
+def _evaluate_new_days(
+    services: DailyServices, render: Render, split: Split, source: str, target: date, local: datetime
+) -> tuple[list[date], int, int]:
+    store = services.store
+    key = last_evaluated_key(source)
+    raw = store.get_meta(key)
+    last_eval = date.fromisoformat(raw) if raw else None
+    if last_eval is None:
+        snap = store.snapshot(source, target)
+        snaps = [] if snap is None else [snap]
+    else:
+        snaps = store.snapshots_between(source, date.fromordinal(last_eval.toordinal() + 1), target)
+    evaluated: list[date] = []
+    transitions = queued = 0
+    previous = last_eval
+    for snap in snaps:
+        t, q = _evaluate_day(services, render, split, snap, previous, local, key)
+        transitions += t
+        queued += q
+        evaluated.append(snap.as_of)
+        previous = snap.as_of
+    return evaluated, transitions, queued
+
+
+def _evaluate_day(
+    services: DailyServices,
+    render: Render,
+    split: Split,
+    snap: Snapshot,
+    previous: date | None,
+    local: datetime,
+    key: str,
+) -> tuple[int, int]:
+    settings, store = services.settings, services.store
+    base = params_from_settings(settings.alerts)
+    obs = observation(snap)
+    states = load_states(store, SPREAD_RULE)
+    ctx_common: dict[str, Any] = {
+        "snap": snap,
+        "source_label": services.engine.source.label,
+        "synthetic": services.engine.source.synthetic,
+    }
+    outcomes: list[ChatOutcome] = []
+    for chat in services.chats.subscribers():
+        params = personal_params(base, chat.threshold)
+        stored = states.get(chat.chat_id)
+        # a chat not evaluated on the previous day (new, or back after a pause) starts afresh
+        state = state_from_json(stored.state) if stored is not None and stored.day == previous else AlertState()
+        new_state, tr = evaluate(params, state, obs)
+        record = None
+        if tr is not None:
+            muted = chat.muted_on(local.date())
+            parts: Sequence[str] = ()
+            if not muted:
+                text = render(f"alert_{tr.kind.value}", _lang(chat, settings), tr=tr, params=params, **ctx_common)
+                parts = split(text)
+            record = TransitionRecord(
+                kind=tr.kind.value,
+                tier=tr.tier,
+                previous_tier=tr.previous_tier,
+                reason=tr.reason + (" (chat muted: not sent)" if muted else ""),
+                inputs=spread_inputs(snap, params, tr),
+                parts=parts,
+            )
+        outcomes.append(ChatOutcome(chat.chat_id, state_to_json(new_state), record))
+    result = record_transitions(store, SPREAD_RULE, snap.as_of, outcomes, evaluated_key=key)
+    return result.transitions, result.messages_queued
+
+
+def _lang(chat: Chat | None, settings: Settings) -> str:
+    return chat.lang if chat is not None and chat.lang in ("zh", "en") else settings.lang
+
+
+def _notify_admins(
+    services: DailyServices,
+    render: Render,
+    split: Split,
+    problem: str,
+    day: date,
+    error: str | None,
+) -> int:
+    settings, store = services.settings, services.store
+    admins = settings.telegram.admins
+    if not admins:
+        log.warning("data problem (%s, %s) but no telegram.admins configured to tell", problem, day)
+        return 0
+    outbox = Outbox(store)
+    ctx = {
+        "problem": problem,
+        "day": day,
+        "cutoff": f"{settings.schedule.cutoff_time:%H:%M}",
+        "source_label": services.engine.source.label,
+        "last_data_date": store.last_snapshot_date(services.engine.source.name),
+        "error": error,
+    }
+    queued = 0
+    with store.transaction() as conn:
+        for admin in admins:
+            chat = services.chats.get(admin)
+            parts = split(render("data_problem", _lang(chat, settings), **ctx))
+            queued += outbox.enqueue(conn, rule_id=DATA_RULE, tier=0, kind=problem, day=day, chat_id=admin, parts=parts)
+    if queued:
+        log.warning("data problem (%s, %s): %d admin notice(s) queued", problem, day, queued)
+    return queued

@@ -1,0 +1,218 @@
+"""The durable outbox: one row per message (part) per chat, written with the state change that caused it.
+
+Row life cycle::
+
+    pending --claim--> sending --Telegram accepted--> sent
+       ^                  |----transient error------> pending (next_attempt_at = now + backoff)
+       |                  |----bad request / too many attempts--> failed   (never retried)
+       +-- lease expired -+----blocked, kicked, chat gone-------> dead     (the chat is inactive)
+
+* The idempotency key (rule, tier, kind, trading date, chat, part) is UNIQUE: enqueueing the same
+  message twice is a no-op, so a re-run of a day can never queue a second copy.
+* ``claim`` is a conditional UPDATE: of two senders racing for a row exactly one gets it.
+* A claim is a lease: a sender that dies while holding a row leaves it ``sending``; once the lease
+  expires another sender (or the restarted one) takes it again. The one unavoidable window is a
+  crash after Telegram accepted a message and before ``mark_sent`` committed (a few milliseconds:
+  the row is marked in its own tiny transaction right after the answer); that message is sent again.
+
+Times are Unix seconds (REAL) so that due-ness is a plain numeric comparison.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from jobs.store import Store
+
+STATUSES = ("pending", "sending", "sent", "failed", "dead")
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    rule_id: str
+    tier: int
+    kind: str
+    day: date
+    chat_id: int
+    part: int
+    text: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    last_error: str | None
+    message_id: int | None
+
+    @property
+    def key(self) -> tuple[str, int, str, date, int, int]:
+        return (self.rule_id, self.tier, self.kind, self.day, self.chat_id, self.part)
+
+
+def _row(r: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=int(r["id"]),
+        rule_id=r["rule_id"],
+        tier=int(r["tier"]),
+        kind=r["kind"],
+        day=date.fromisoformat(r["day"]),
+        chat_id=int(r["chat_id"]),
+        part=int(r["part"]),
+        text=r["text"],
+        status=r["status"],
+        attempts=int(r["attempts"]),
+        next_attempt_at=float(r["next_attempt_at"]),
+        last_error=r["last_error"],
+        message_id=None if r["message_id"] is None else int(r["message_id"]),
+    )
+
+
+class Outbox:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    # -- writing (inside the caller's transaction) ---------------------------------------------
+    def enqueue(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        rule_id: str,
+        tier: int,
+        kind: str,
+        day: date,
+        chat_id: int,
+        parts: Sequence[str],
+        log_id: int | None = None,
+    ) -> int:
+        """Queue ``parts`` (one message split at Telegram's limit) for a chat; returns rows added."""
+        now, created = self.clock(), _iso_now()
+        added = 0
+        for i, text in enumerate(parts):
+            cur = conn.execute(
+                """INSERT OR IGNORE INTO outbox (rule_id, tier, kind, day, chat_id, part, text, next_attempt_at,
+                   log_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (rule_id, tier, kind, day.isoformat(), chat_id, i, text, now, log_id, created),
+            )
+            added += cur.rowcount
+        return added
+
+    # -- reading -------------------------------------------------------------------------------
+    def due(self, limit: int = 100, now: float | None = None, exclude: Sequence[int] = ()) -> list[OutboxRow]:
+        """Rows a sender may claim now, oldest first (pending and due, or claimed with an expired lease)."""
+        now = self.clock() if now is None else now
+        skip = f"AND id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        rows = (
+            self.store.connect()
+            .execute(
+                f"""SELECT * FROM outbox
+                WHERE ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?))
+                {skip} ORDER BY id LIMIT ?""",
+                (now, now, *exclude, limit),
+            )
+            .fetchall()
+        )
+        return [_row(r) for r in rows]
+
+    def next_due_at(self) -> float | None:
+        """When the earliest unfinished row becomes claimable (pending or leased), if any."""
+        row = (
+            self.store.connect()
+            .execute(
+                """SELECT MIN(CASE status WHEN 'pending' THEN next_attempt_at ELSE lease_until END)
+                   FROM outbox WHERE status IN ('pending', 'sending')"""
+            )
+            .fetchone()
+        )
+        return None if row is None or row[0] is None else float(row[0])
+
+    def rows(self, status: str | None = None, chat_id: int | None = None) -> list[OutboxRow]:
+        sql, args = "SELECT * FROM outbox WHERE 1 = 1", list[object]()
+        if status is not None:
+            sql += " AND status = ?"
+            args.append(status)
+        if chat_id is not None:
+            sql += " AND chat_id = ?"
+            args.append(chat_id)
+        return [_row(r) for r in self.store.connect().execute(sql + " ORDER BY id", args).fetchall()]
+
+    def counts(self) -> dict[str, int]:
+        got = dict(self.store.connect().execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+        return {s: int(got.get(s, 0)) for s in STATUSES}
+
+    # -- the sender's side ---------------------------------------------------------------------
+    def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
+        """Take a row for sending; None when another sender has it (or it is no longer due)."""
+        now = self.clock()
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE outbox SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1
+                   WHERE id = ? AND ((status = 'pending' AND next_attempt_at <= ?)
+                                     OR (status = 'sending' AND lease_until < ?))""",
+                (worker, now + lease_s, row_id, now, now),
+            )
+            if cur.rowcount != 1:
+                return None
+            r = conn.execute("SELECT * FROM outbox WHERE id = ?", (row_id,)).fetchone()
+        return _row(r)
+
+    def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, lease_until = NULL,
+                   last_error = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
+                (message_id, _iso_now(), row_id, worker),
+            )
+            return cur.rowcount == 1
+
+    def retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
+        """Back to pending; a flood-limit wait does not count as a failed attempt."""
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"""UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
+                    claimed_by = NULL{"" if count_attempt else ", attempts = MAX(attempts - 1, 0)"}
+                    WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
+                (self.clock() + delay_s, error[:500], row_id, worker),
+            )
+
+    def give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
+        if status not in ("failed", "dead"):
+            raise ValueError(status)
+        with self.store.transaction() as conn:
+            conn.execute(
+                """UPDATE outbox SET status = ?, last_error = ?, lease_until = NULL
+                   WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
+                (status, error[:500], row_id, worker),
+            )
+
+    def drop_chat(self, chat_id: int, error: str) -> int:
+        """The chat cannot be reached any more: its unsent rows are dead."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE outbox SET status = 'dead', last_error = ?, lease_until = NULL
+                   WHERE chat_id = ? AND status IN ('pending', 'sending')""",
+                (error[:500], chat_id),
+            )
+            return cur.rowcount
+
+    def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
+        """A group became a supergroup: its unsent rows follow it (a row already queued there wins)."""
+        with self.store.transaction() as conn:
+            moved = conn.execute(
+                """UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'sending')""",
+                (new_chat_id, old_chat_id),
+            ).rowcount
+            conn.execute(
+                """UPDATE outbox SET status = 'dead', last_error = ?
+                   WHERE chat_id = ? AND status IN ('pending', 'sending')""",
+                (f"chat migrated to {new_chat_id}; already queued there", old_chat_id),
+            )
+            conn.execute("UPDATE OR IGNORE alert_state SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+            return moved

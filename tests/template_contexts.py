@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from alert_template_contexts import ALERT_CONTEXTS
 from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
@@ -144,6 +145,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "stale": True,
     },
     **REGIME_CONTEXTS,
+    **ALERT_CONTEXTS,
 }
 
 # kinds whose sample context carries no text from data or users (nothing to escape)

@@ -47,6 +47,8 @@ def format_table(result: Any) -> str:
 
     assert isinstance(result, BacktestResult)
     p = result.params
+    if result.first_day is None:
+        return "Backtest: no stored trading day in the requested range."
     lines = [
         f"Backtest {result.first_day} .. {result.last_day}: fire at >= P{p.enter:g}, resolve below P{p.resolve:g}"
         + (f", {p.consecutive_days} consecutive days" if p.consecutive_days > 1 else ""),

@@ -97,3 +97,9 @@ def test_backtest_command_bad_date_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["backtest", "--from", "2014-13-01"])
     assert exc.value.code == 2
+
+
+def test_backtest_command_on_an_empty_range(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01"]) == 0
+    assert "no stored trading day" in capsys.readouterr().out

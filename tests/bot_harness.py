@@ -120,7 +120,8 @@ class BotHarness:
             await app.post_init(app)
         await app.start()
         assert app.updater is not None
-        await app.updater.start_polling(poll_interval=0, timeout=1)
+        # a short long-poll keeps stop() quick: it waits for the request in flight
+        await app.updater.start_polling(poll_interval=0, timeout=0.25)
         self._ready.set()
         await self._stop.wait()
         await app.updater.stop()
@@ -170,11 +171,18 @@ def _text(text: str, chat_id: int, kw: dict[str, Any]) -> dict[str, Any]:
     return text_update(text, chat_id=chat_id, **kw)
 
 
+_FILLED: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="session")
 def filled_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # test modules import this fixture, which gives each module its own "session" fixture: the cache
+    # makes the store get built once per test run all the same
     if not SW.exists():
         pytest.skip("shared data not present")
-    return build_store(tmp_path_factory.mktemp("store") / "filled.db")
+    if "db" not in _FILLED:
+        _FILLED["db"] = build_store(tmp_path_factory.mktemp("store") / "filled.db")
+    return _FILLED["db"]
 
 
 @pytest.fixture

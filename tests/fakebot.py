@@ -226,7 +226,10 @@ class FakeBotAPI:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fakebot", daemon=True)
+        # a short poll interval keeps stop() quick (serve_forever checks for shutdown that often)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakebot", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -725,6 +728,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # the test output stays quiet
         return
+
+    def setup(self) -> None:
+        super().setup()
+        # without it, Nagle's algorithm and the client's delayed ACK add ~40 ms to every keep-alive answer
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._dispatch()

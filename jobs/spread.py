@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -137,35 +138,56 @@ class SpreadHistory:
                 return None
         return self._snapshot_at(pos)
 
+    @cached_property
+    def _rows(self) -> _Rows:
+        # plain arrays once: pandas indexing per row and per cell made storing every day's snapshot slow
+        f = self.frame
+        return _Rows(
+            days=[ts.date() for ts in f.index],
+            base_days=[ts.date() for ts in self.base_dates],
+            stats=f[["spread", "percentile", "top_avg", "bottom_avg"]].to_numpy(dtype=float).tolist(),
+            counts=f[["n_ranked", "history_days", "history_rank"]].to_numpy(dtype=np.int64).tolist(),
+            gains=self.gains.to_numpy(dtype=float),
+            codes=[str(c) for c in self.gains.columns],
+        )
+
     def _snapshot_at(self, pos: int) -> Snapshot:
-        row = self.frame.iloc[pos]
-        ts = self.frame.index[pos]
-        day = ts.date()
-        row_gains = self.gains.iloc[pos].to_numpy(dtype=float)
-        codes = self.gains.columns
+        r = self._rows
+        day = r.days[pos]
+        row_gains = r.gains[pos]
         order = np.argsort(row_gains, kind="stable")[: int(np.sum(~np.isnan(row_gains)))]
         gains = tuple(
-            IndustryGain(str(codes[c]), self.names.name(str(codes[c]), day), float(row_gains[c]), rank)
-            for rank, c in enumerate(order[::-1], start=1)
+            IndustryGain(r.codes[c], self.names.name(r.codes[c], day), float(row_gains[c]), rank)
+            for rank, c in enumerate(order[::-1].tolist(), start=1)
         )
-        top = gains[: self.k]
-        bottom = tuple(reversed(gains[-self.k :]))
+        spread, percentile, top_avg, bottom_avg = r.stats[pos]
+        n_ranked, history_days, history_rank = r.counts[pos]
         return Snapshot(
             as_of=day,
-            base_date=self.base_dates.loc[ts].date(),
-            spread=float(row["spread"]),
-            percentile=float(row["percentile"]),
-            top_avg=float(row["top_avg"]),
-            bottom_avg=float(row["bottom_avg"]),
-            top=top,
-            bottom=bottom,
+            base_date=r.base_days[pos],
+            spread=spread,
+            percentile=percentile,
+            top_avg=top_avg,
+            bottom_avg=bottom_avg,
+            top=gains[: self.k],
+            bottom=tuple(reversed(gains[-self.k :])),
             gains=gains,
-            n_ranked=int(row["n_ranked"]),
-            history_days=int(row["history_days"]),
-            history_rank=int(row["history_rank"]),
+            n_ranked=n_ranked,
+            history_days=history_days,
+            history_rank=history_rank,
             window=str(self.window),
             k=self.k,
         )
+
+
+@dataclass(frozen=True)
+class _Rows:
+    days: list[date]
+    base_days: list[date]
+    stats: list[list[float]]
+    counts: list[list[int]]
+    gains: np.ndarray
+    codes: list[str]
 
 
 def wide_closes(long: pd.DataFrame) -> pd.DataFrame:

@@ -14,6 +14,7 @@ Extension points for features that add commands or jobs (one-line edits):
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -97,6 +98,11 @@ def bot_token(settings: Settings) -> str:
     return token
 
 
+def webhook_secret(token: str) -> str:
+    """A stable secret derived from the token (1-256 chars of [A-Za-z0-9_-]); reveals nothing of it."""
+    return hashlib.sha256(b"spreadwatch-webhook:" + token.encode()).hexdigest()
+
+
 async def set_commands(application: AnyApplication) -> None:
     """Telegram's command menu in Chinese (the default) and English (clients set to English)."""
     public = [c for c in application.bot_data.get("menu", MENU) if not c.admin]
@@ -149,6 +155,8 @@ def run(settings: Settings) -> None:
             port=tg.webhook_port,
             url_path=urlsplit(tg.webhook_url).path.strip("/"),
             webhook_url=tg.webhook_url,
+            # Telegram echoes it in a header, so updates posted by anyone else are refused
+            secret_token=webhook_secret(bot_token(settings)),
             allowed_updates=Update.ALL_TYPES,
         )
     else:

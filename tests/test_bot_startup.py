@@ -4,11 +4,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -70,3 +74,58 @@ def test_run_without_token_names_the_variable(db: Path, tmp_path: Path, capsys: 
     assert main(["run", "--config", str(config)]) == 2
     err = capsys.readouterr().err
     assert "SW_MISSING_TOKEN" in err and "telegram.token_env" in err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_webhook_mode_registers_and_answers_with_a_secret(db: Path, tmp_path: Path) -> None:
+    port = free_port()
+    with FakeBotAPI() as fake:
+        config = write_config(tmp_path / "config.yaml", db, fake, "SW_HOOK_TOKEN")
+        raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+        raw["telegram"].update(mode="webhook", webhook_url=f"http://127.0.0.1:{port}/hook", webhook_port=port)
+        config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        env = {**os.environ, "SW_HOOK_TOKEN": TOKEN}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bot.cli", "run", "--config", str(config)],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            (hook,) = fake.wait_calls("setWebhook", 1, timeout=30)
+            assert hook.params["url"] == f"http://127.0.0.1:{port}/hook"
+            secret = hook.params["secret_token"]
+            assert secret and TOKEN not in secret and TOKEN.split(":")[1] not in secret
+            body = json.dumps({**command_update("/top5", chat_id=88), "update_id": 1}).encode()
+
+            def post(headers: dict[str, str]) -> int:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/hook", body, {"Content-Type": "application/json", **headers}
+                )
+                deadline = time.monotonic() + 15
+                while True:
+                    try:
+                        with urllib.request.urlopen(request, timeout=5) as response:
+                            return int(response.status)
+                    except urllib.error.HTTPError as exc:
+                        return exc.code
+                    except OSError:  # the listener may need a moment after setWebhook
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.1)
+
+            assert post({}) == 403  # no secret: refused
+            mark = fake.call_count()
+            assert post({"X-Telegram-Bot-Api-Secret-Token": secret}) == 200
+            (answer,) = fake.wait_sent(1, chat_id=88, since=mark, timeout=20)
+            assert "Top 5 industries" in answer.params["text"]
+        finally:
+            proc.send_signal(signal.SIGINT)
+            code = proc.wait(timeout=20)
+        assert code == 0

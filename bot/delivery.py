@@ -29,6 +29,7 @@ import logging
 import os
 import random
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -44,6 +45,7 @@ from telegram.error import (
     RetryAfter,
     TelegramError,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from jobs.outbox import Outbox, OutboxRow
 from jobs.store import ChatRepo
@@ -80,7 +82,11 @@ class DrainStats:
     flood_waits: list[float] = field(default_factory=list)
 
 
-def _seconds(value: int | float | timedelta) -> float:
+def _retry_after_s(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        # python-telegram-bot 22 warns that retry_after becomes a timedelta; accept both
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -183,9 +189,13 @@ class OutboxSender:
             self._busy_chats.discard(row.chat_id)
 
     async def _wait_turn(self) -> None:
-        while (left := self._paused_until - time.monotonic()) > 0:
-            await asyncio.sleep(left)
-        await self.pacer.wait()
+        while True:
+            while (left := self._paused_until - time.monotonic()) > 0:
+                await asyncio.sleep(left)
+            await self.pacer.wait()
+            # a 429 may have arrived while this send waited for its slot
+            if self._paused_until <= time.monotonic():
+                return
 
     async def _send(self, row: OutboxRow, stats: DrainStats) -> None:
         chat_id = row.chat_id
@@ -199,7 +209,7 @@ class OutboxSender:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             except RetryAfter as exc:
-                wait = _seconds(exc.retry_after)
+                wait = _retry_after_s(exc)
                 self._paused_until = max(self._paused_until, time.monotonic() + wait)
                 stats.flood_waits.append(wait)
                 stats.retried += 1

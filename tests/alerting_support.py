@@ -87,13 +87,14 @@ def evening(day: date, hour: int = 17, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), tzinfo=TZ)
 
 
-async def drain_async(services: Services, base_url: str, wait: float = 10.0, **sender_kw: Any) -> DrainStats:
+async def drain_async(services: Any, base_url: str, wait: float = 10.0, **sender_kw: Any) -> DrainStats:
     bot: ExtBot[Any] = ExtBot(TOKEN, base_url=base_url, rate_limiter=make_rate_limiter())
     async with bot:
         sender = OutboxSender(bot, Outbox(services.store), services.chats, **sender_kw)
         return await sender.drain(wait_up_to_s=wait)
 
 
-def drain(services: Services, base_url: str, wait: float = 10.0, **sender_kw: Any) -> DrainStats:
-    """Drain the outbox through a real python-telegram-bot ExtBot talking to ``base_url``."""
+def drain(services: Any, base_url: str, wait: float = 10.0, **sender_kw: Any) -> DrainStats:
+    """Drain the outbox of ``services.store`` (chats in ``services.chats``) through a real
+    python-telegram-bot ExtBot talking to ``base_url``."""
     return asyncio.run(drain_async(services, base_url, wait, **sender_kw))

@@ -1,0 +1,32 @@
+"""A sender process for the crash test: ``python outbox_worker.py DB BASE_URL LEASE_S``.
+
+It drains the outbox of DB through the fake Bot API at BASE_URL exactly as the bot does, with a short
+lease so that a restarted worker takes over a killed one's claims quickly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+from telegram.ext import ExtBot
+
+from bot.delivery import OutboxSender, make_rate_limiter
+from jobs.outbox import Outbox
+from jobs.store import ChatRepo, Store
+
+
+async def main(db: str, base_url: str, lease_s: float) -> None:
+    store = Store(db)
+    bot: ExtBot[Any] = ExtBot("123456:alerts-test-token", base_url=base_url, rate_limiter=make_rate_limiter())
+    async with bot:
+        sender = OutboxSender(
+            bot, Outbox(store), ChatRepo(store), rate=25, concurrency=4, lease_s=lease_s, backoff_base_s=0.2
+        )
+        stats = await sender.drain(wait_up_to_s=lease_s + 5)
+    print(f"sent {stats.sent} left {stats.left_pending}", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))

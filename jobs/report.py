@@ -19,7 +19,7 @@ class SpreadReport:
     status: DataStatus
     change_1w: float | None  # spread change in percent points vs the last day on/before D - 7 days
     change_1m: float | None  # ... vs D - 1 month
-    history_start: date
+    history_start: date  # the first day of the percentile's history (configured start or later)
     requested_as_of: date | None  # the --as-of asked for (the snapshot may be of an earlier day)
 
     @property
@@ -75,6 +75,16 @@ def build_report(
     day = snap.as_of
     series = store.spread_series(status.source, start=day - timedelta(days=40), end=day)["spread"]
     month_ago = (pd.Timestamp(day) - pd.DateOffset(months=1)).date()
+    # "P95 since 2010" must not be said of a history that starts in 2015 (CITIC data, a short CSV)
+    row = (
+        store.connect()
+        .execute(
+            "SELECT MIN(date) FROM snapshots WHERE source = ? AND date >= ?", (status.source, history_start.isoformat())
+        )
+        .fetchone()
+    )
+    if row and row[0]:
+        history_start = max(history_start, date.fromisoformat(row[0]))
     return SpreadReport(
         snapshot=snap,
         status=status,

@@ -111,3 +111,19 @@ def test_a_failing_source_never_falls_back_to_the_sample(tmp_path: Path, capsys:
     assert "SYNTHETIC" not in out
     code, out, _ = report(capsys, "--db", str(tmp_path / "x.db"), "--source", f"csv:{missing}", "--json")
     assert code == 1 and json.loads(out)["error"] == "no data"
+
+
+def test_a_csv_of_other_industries_and_a_shorter_history(
+    tmp_path: Path, citic_csv: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "citic.db")
+    code, out, _ = report(capsys, "--db", db, "--source", f"csv:{citic_csv}", "--as-of", "2025-02-14", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["source"] == f"csv:{citic_csv}" and data["synthetic"] is False
+    assert all(g["code"].startswith("CI0050") for g in data["top"] + data["bottom"])
+    assert data["top"][0]["name"] == "计算机"
+    # the percentile's history starts when this data allows, and the answer says so
+    assert data["history_start"].startswith("2015-")
+    code, out, _ = report(capsys, "--db", db, "--source", f"csv:{citic_csv}", "--as-of", "2025-02-14", "--lang", "en")
+    assert "of its history since 2015" in out

@@ -16,6 +16,7 @@ from alert_template_contexts import ALERT_CONTEXTS
 from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
+from jobs.daily import DailyResult
 from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.report import SpreadReport
 from jobs.rules import RuleParams
@@ -123,7 +124,8 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "status": status(),
         "stale": True,
         "next_run": "2025-02-17 16:30 CST",
-        "last_run": EVIL,
+        "last_run": DailyResult("fetch_failed", DAY, message=EVIL),
+        "last_evaluated": "2025-02-14",
         "timezone": "Asia/Shanghai",
     },
     "refresh": lambda: {

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import time as pytime
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from zoneinfo import ZoneInfo
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 from fakebot import png_size
 
+from bot.scheduling import LAST_RESULT, daily_job
 from bot.services import Services
+from jobs.daily import last_evaluated_key
 
 
 def test_history_sends_a_png_with_caption(bot: BotHarness) -> None:
@@ -54,8 +57,9 @@ def test_status_without_a_daily_job(db: Path) -> None:
     text = status.params["text"]
     assert "Source: CSV sw_l1_daily.csv" in text
     assert "Latest data: 2026-06-02 · expected: 2026-06-02" in text and "Up to date" in text
-    assert "Last good fetch: " in text and "never" not in text
-    assert "Next daily run: not scheduled" in text and "Last daily run: none recorded" in text
+    assert "Last good fetch: " in text and "(109252 new rows)" in text
+    assert "Next daily run: not scheduled" in text and "Last daily run: none since start-up" in text
+    assert "Alerts evaluated up to: never" in text
 
 
 def test_status_reads_the_daily_job_and_its_last_run(db: Path) -> None:
@@ -66,13 +70,21 @@ def test_status_reads_the_daily_job_and_its_last_run(db: Path) -> None:
         unschedule_daily(application, services)
         tz = ZoneInfo("Asia/Shanghai")
         application.job_queue.run_daily(noop, time(15, 45, tzinfo=tz), name="daily")
-        services.store.set_meta("daily:last_run", "2026-06-01T08:31:02+00:00 ok")
 
     harness = BotHarness(db, configure=schedule).start()
     try:
+        assert harness.services is not None
+        # run the real daily job once, as the scheduler's start-up catch-up would
+        harness.application.job_queue.run_once(daily_job, 0.01, name="daily-catchup")
+        key = last_evaluated_key(SOURCE)
+        deadline = pytime.monotonic() + 30
+        while harness.application.bot_data.get(LAST_RESULT) is None and pytime.monotonic() < deadline:
+            pytime.sleep(0.05)
+        assert harness.services.store.get_meta(key) == "2026-06-02"
         (status,) = harness.ask("/status", chat_id=1103, language_code="zh")
         text = status.params["text"]
         assert "下次每日任务：20" in text and "15:45 CST" in text
-        assert "上次每日任务：2026-06-01T08:31:02+00:00 ok" in text
+        assert "上次每日任务：evaluated，2026-06-02" in text
+        assert "提醒已评估至：2026-06-02" in text
     finally:
         harness.stop()

@@ -11,10 +11,10 @@ from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, chat_lang, data_status, reply, services_of
 from bot.render import render
+from bot.scheduling import LAST_RESULT
+from jobs.daily import DailyResult, last_evaluated_key
 
 DAILY_JOB_NAME = "daily"
-# the daily job records when it last ran here (ISO timestamp, then optionally " " and a short outcome)
-LAST_RUN_META_KEY = "daily:last_run"
 
 
 def next_daily_run(context: Context) -> datetime | None:
@@ -31,14 +31,17 @@ async def status_command(update: Update, context: Context) -> None:
     status = data_status(services)
     tz = ZoneInfo(services.settings.schedule.timezone)
     next_run = next_daily_run(context)
-    last_run = services.store.get_meta(LAST_RUN_META_KEY)
+    # the outcome of this process's last run, and (surviving restarts) the last trading day evaluated
+    last_result = context.application.bot_data.get(LAST_RESULT)
+    last_evaluated = services.store.get_meta(last_evaluated_key(status.source))
     text = render(
         "status",
         lang,
         status=status,
         stale=status.stale,
         next_run=next_run.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if next_run else None,
-        last_run=last_run,
+        last_run=last_result if isinstance(last_result, DailyResult) else None,
+        last_evaluated=last_evaluated,
         timezone=services.settings.schedule.timezone,
     )
     await reply(update, text)

@@ -282,3 +282,24 @@ def test_report_after_each_failure_is_stale_exit_1_and_writes_nothing(
     assert state(store) == before  # nothing stored, no snapshot written
     logged = store.last_fetch("akshare")
     assert logged is not None and not logged.ok
+
+
+def test_a_partial_first_fetch_stores_nothing(live: Live) -> None:
+    live.upstream.days_by_code["801050"] = list(DAYS[:-1])
+    result = live.engine.update(until=END)
+    assert not result.refresh.ok and "801050" in result.refresh.message
+    assert state(live.store)["prices"] == 0 and live.store.snapshot("akshare") is None
+    assert live.engine.status(EVENING_OF_END).stale
+
+
+def test_an_index_whose_history_starts_later_is_accepted(live: Live) -> None:
+    # published indices start on different days; from the latest start on, every day must be complete
+    live.upstream.days_by_code[LAST_CODE] = list(DAYS[60:])
+    result = live.engine.update(until=END)
+    assert result.refresh.ok, result.refresh.message
+    assert state(live.store)["prices"] == 31 * len(DAYS) - 60
+    snaps = live.store.snapshots_between("akshare", DAYS[0], END)
+    late_start = DAYS[60]
+    for snap in snaps:  # ranked only once its six-month base exists
+        assert snap.n_ranked == (31 if snap.base_date >= late_start else 30), snap.as_of
+    assert {s.n_ranked for s in snaps} == {30, 31}

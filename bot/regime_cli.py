@@ -1,7 +1,9 @@
 """``spreadwatch regime [--as-of DATE] [--json]``: every regime scenario with its state and evidence.
 
 Refreshes the prices and the regime inputs that are due (like ``report``; ``--no-refresh`` reads the
-store only), then evaluates as of the date without touching the alert states the daily job keeps.
+store only), then evaluates as of the date. Without ``--record`` nothing is stored; with it the
+states, transitions and their alerts are recorded exactly as the bot's ``regimes`` job records them
+(for a cron setup: ``spreadwatch run-daily && spreadwatch regime --record``).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ def add_regime_command(
     p.add_argument("--lang", choices=["zh", "en"], help="message language (default: config lang)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the message")
     p.add_argument("--no-refresh", action="store_true", help="do not fetch; use the stored data only")
+    p.add_argument(
+        "--record",
+        action="store_true",
+        help="also store the states and queue fire/resolve alerts, as the bot's regimes job does (for cron)",
+    )
     p.set_defaults(func=cmd_regime)
 
 
@@ -42,7 +49,15 @@ def cmd_regime(args: argparse.Namespace) -> int:
         failed += [
             f"{r.kind}: {r.message}" for r in refresh_regime_inputs(engine.store, settings, engine.today()) if not r.ok
         ]
-    report = evaluate_regimes(engine.store, settings, engine.source.name, as_of)
+    if args.record:
+        from bot.services import Services
+        from jobs.regimes.job import run_regimes
+        from jobs.store import ChatRepo
+
+        services = Services(settings=settings, store=engine.store, engine=engine, chats=ChatRepo(engine.store))
+        report = run_regimes(services, as_of, fetch=False).report
+    else:
+        report = evaluate_regimes(engine.store, settings, engine.source.name, as_of)
     if args.json:
         print(json.dumps({**report.to_json(), "fetch_errors": failed}, ensure_ascii=False, indent=2))
     else:

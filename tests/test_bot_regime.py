@@ -83,3 +83,17 @@ def test_event_commands_admin_only_escaped_and_listed(bot: BotHarness) -> None:
 
     (too_long,) = bot.ask("/event " + "长" * 400, chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="zh")
     assert "用法" in too_long.params["text"]
+
+
+def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:
+    import asyncio
+
+    from jobs.daily import last_evaluated_key
+
+    assert bot.services is not None and bot.application is not None and bot._loop is not None
+    (job,) = bot.application.job_queue.get_jobs_by_name("regimes")
+    load_pmi(bot.services.store)
+    bot.services.store.set_meta(last_evaluated_key(SOURCE), FRESH_NOW.date().isoformat())
+    asyncio.run_coroutine_threadsafe(job.run(bot.application), bot._loop).result(timeout=30)
+    (shown,) = bot.ask("/regime", chat_id=605, language_code="en")
+    assert f"Regime scenarios · {FRESH_NOW.date()}" in shown.params["text"]

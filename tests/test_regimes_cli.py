@@ -1,13 +1,17 @@
 """``spreadwatch regime`` on the real Shenwan CSV: the JSON and the message, stale inputs shown as unknown."""
 
+# ruff: noqa: F811  (pytest fixtures imported from bot_harness are parameters here)
+
 from __future__ import annotations
 
 import csv
 import json
+import shutil
 from datetime import date
 from pathlib import Path
 
 import pytest
+from bot_harness import filled_db  # noqa: F401
 
 from bot.cli import main
 from jobs.regimes.repo import RegimeRepo
@@ -24,8 +28,9 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, out.out, out.err
 
 
-def test_regime_cli_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_regime_cli_json_and_text(filled_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "r.db")
+    shutil.copyfile(filled_db, db)
     common = ["--source", f"csv:{SW}", "--db", db]
     code, out, _ = run(capsys, *common, "--as-of", "2025-02-14", "--json")
     assert code == 0
@@ -62,3 +67,25 @@ def test_regime_cli_json_and_text(tmp_path: Path, capsys: pytest.CaptureFixture[
 
     code, out, _ = run(capsys, *common, "--as-of", "2026-09-01", "--no-refresh", "--lang", "en")
     assert "Macro: recovery falsified / policy turn</b>: unknown (stale since 2026-04-30)" in out
+
+
+def test_regime_cli_record_stores_states_once(
+    filled_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = str(tmp_path / "r.db")
+    shutil.copyfile(filled_db, db)  # the real CSV's store, built once per test run
+    common = ["--source", f"csv:{SW}", "--db", db]
+    code, _, _ = run(capsys, *common, "--as-of", "2025-02-14", "--json", "--no-refresh")
+    store = Store(db)
+    assert RegimeRepo(store).known_states() == {}
+    with PMI.open(encoding="utf-8") as f:
+        RegimeRepo(store).save_series(
+            "pmi", [(date.fromisoformat(r["month"] + "-01"), float(r["pmi"])) for r in csv.DictReader(f)]
+        )
+    code, out, _ = run(capsys, *common, "--as-of", "2025-02-14", "--json", "--no-refresh", "--record")
+    assert code == 0 and json.loads(out)["composite"]["state"] == "on"
+    states = RegimeRepo(store).known_states()
+    assert states["composite"].state.value == "on" and states["macro"].since == date(2025, 2, 14)
+    run(capsys, *common, "--as-of", "2025-02-14", "--no-refresh", "--record")
+    # macro and the composite fired; running the same day again adds nothing
+    assert sorted(t[0] for t in RegimeRepo(store).transitions()) == ["composite", "macro"]

@@ -1,8 +1,9 @@
 """/regime (everyone) and /event (admins): the regime scenarios and the policy events that feed them.
 
-/regime renders the report the daily job stored; it never fetches or evaluates. /event records or
-removes a policy event, then re-evaluates the stored report off the event loop (without touching the
-alert states: transitions and their alerts come with the daily job).
+/regime renders the stored report; it never fetches or evaluates. /event records or removes a policy
+event, then re-evaluates the stored report off the event loop (without touching the alert states:
+transitions and their alerts come with the ``regimes`` job, which follows the daily job: every few
+minutes it checks whether the daily job has evaluated a day the regimes have not, and evaluates it).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ from jobs.regimes.service import refresh_report, stored_report
 log = logging.getLogger(__name__)
 
 MAX_EVENT_LEN = 300
+JOB_NAME = "regimes"
+JOB_EVERY_S = 300.0  # a few minutes after the daily job is soon enough for a daily signal
+JOB_FIRST_S = 120.0  # after start-up the bot answers first; a catch-up can wait
+_JOB_LOCK = "regimes_lock"
 
 
 async def regime(update: Update, context: Context) -> None:
@@ -82,6 +87,32 @@ async def event(update: Update, context: Context) -> None:
     await reply(update, render("event_added", lang, event=added, until=until))
 
 
+async def regimes_job(context: Context) -> None:
+    """Evaluate the regimes for the day the daily job last evaluated, once (see ``run_regimes_if_due``)."""
+    from jobs.daily import last_evaluated_key
+    from jobs.regimes.job import run_regimes_if_due
+
+    services = services_of(context)
+    lock: asyncio.Lock = context.application.bot_data.setdefault(_JOB_LOCK, asyncio.Lock())
+    if lock.locked():
+        return
+    async with lock:
+        try:
+            run = await asyncio.to_thread(run_regimes_if_due, services, last_evaluated_key(services.engine.source.name))
+        except Exception:  # the next tick retries; the daily job and the bot carry on
+            log.exception("regime evaluation failed")
+            return
+    if run is not None:
+        log.info(
+            "regimes evaluated for %s: %d transition(s), %d message(s) queued",
+            run.report.as_of,
+            len(run.transitions),
+            run.queued,
+        )
+
+
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     application.add_handler(CommandHandler("regime", regime, block=False))
     application.add_handler(CommandHandler("event", event, block=False))
+    if application.job_queue is not None:
+        application.job_queue.run_repeating(regimes_job, interval=JOB_EVERY_S, first=JOB_FIRST_S, name=JOB_NAME)

@@ -116,6 +116,24 @@ def _prices_since(store: Store, source: str, start: date) -> pd.DataFrame:
     return wide.astype(float)
 
 
+def _amounts(store: Store, source: str) -> pd.DataFrame:
+    """Dates x codes turnover, from the rows that carry one (a close-only CSV has none)."""
+    rows = (
+        store.connect()
+        .execute(
+            "SELECT date, code, amount FROM prices WHERE source = ? AND amount IS NOT NULL ORDER BY date", (source,)
+        )
+        .fetchall()
+    )
+    if not rows:
+        return pd.DataFrame(dtype=float)
+    wide = pd.DataFrame([tuple(r) for r in rows], columns=["date", "code", "v"]).pivot(
+        index="date", columns="code", values="v"
+    )
+    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index))
+    return wide.astype(float)
+
+
 def evaluate_regimes(store: Store, settings: Settings, source: str, as_of: date) -> RegimeReport:
     """Every scenario and the composite as of ``as_of``, from stored data only."""
     r = settings.regimes
@@ -142,8 +160,7 @@ def evaluate_regimes(store: Store, settings: Settings, source: str, as_of: date)
 
     snap = store.snapshot(source, as_of)
     if snap is not None:
-        amounts = store.load_prices(source, "amount")
-        amounts = amounts.dropna(axis=1, how="all").dropna(axis=0, how="all") if not amounts.empty else amounts
+        amounts = _amounts(store, source)
         heat = check_heat(
             [g.code for g in snap.top],
             r.heat,

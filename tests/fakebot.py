@@ -29,7 +29,8 @@ Updates
     ``served_at[update_id]`` is when getUpdates first handed the update out.
 
 Recorded calls (``Call``: method, params, files, time (monotonic), wall_time, chat_id, token, status,
-ok, response, message_id)
+ok, response, message_id; a call is recorded on arrival with status 0 and ok False, and completed
+when its answer is ready, so waiting for ``ok=True`` sends waits for their answers)
     ``calls(method=None, chat_id=None, ok=None) -> list[Call]`` (a copy, thread-safe);
     ``sent(chat_id=None, method=None) -> list[Call]`` successful sends (send*, editMessage*, copyMessage);
     ``wait_calls(method, n=1, timeout=5.0, chat_id=None, ok=None, since=0) -> list[Call]``;
@@ -143,8 +144,8 @@ class Call:
     wall_time: float
     chat_id: int | None
     token: str
-    status: int = 200
-    ok: bool = True
+    status: int = 0  # 0 while the request is in flight
+    ok: bool = False  # set when the answer is ready
     response: Any = None  # the "result" (or the error body when not ok)
     message_id: int | None = None
 

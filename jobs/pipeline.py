@@ -83,9 +83,18 @@ class Engine:
         try:
             batch = self.source.fetch(since, until)
             rows = validate_batch(batch, self.store.last_closes(name), self.settings.data.max_daily_move)
-        except (FetchError, BatchRejected) as exc:
-            message = str(exc)
-            log.error("refresh of %s failed, keeping the last good data (up to %s): %s", name, since, message)
+        except (FetchError, BatchRejected, Exception) as exc:
+            # Anything a source raises is a failed refresh: logged (with a traceback when it is not a
+            # known fetch/validation failure), recorded, last good data kept, never a half-stored batch.
+            known = isinstance(exc, (FetchError, BatchRejected))
+            message = str(exc) if known else f"unexpected {type(exc).__name__}: {exc}"
+            log.error(
+                "refresh of %s failed, keeping the last good data (up to %s): %s",
+                name,
+                since,
+                message,
+                exc_info=not known,
+            )
             self.store.log_fetch(
                 FetchRecord(name, "prices", started, now_utc().isoformat(timespec="seconds"), False, 0, since, message)
             )

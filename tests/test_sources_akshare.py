@@ -303,3 +303,23 @@ def test_an_index_whose_history_starts_later_is_accepted(live: Live) -> None:
     for snap in snaps:  # ranked only once its six-month base exists
         assert snap.n_ranked == (31 if snap.base_date >= late_start else 30), snap.as_of
     assert {s.n_ranked for s in snaps} == {30, 31}
+
+
+def test_a_source_raising_something_unexpected_is_a_failed_refresh_not_a_crash(tmp_path: Path) -> None:
+    class BrokenSource:
+        name = "broken"
+        label = "broken"
+        synthetic = False
+
+        def fetch(self, since: date | None, until: date) -> object:
+            raise KeyError("收盘")
+
+    store = Store(tmp_path / "b.db")
+    engine = Engine(Settings(), store, source=BrokenSource())  # type: ignore[arg-type]
+    result = engine.update(date(2025, 2, 14))
+    assert not result.refresh.ok
+    assert "unexpected KeyError" in result.refresh.message
+    assert store.last_price_date("broken") is None
+    record = store.last_fetch("broken")
+    assert record is not None and not record.ok
+    assert engine.status().stale

@@ -15,7 +15,8 @@ getMe, getUpdates (long poll: honours ``offset``, ``limit``, ``timeout``), delet
 ``drop_pending_updates``), setWebhook, getWebhookInfo, sendMessage, sendPhoto, sendDocument,
 editMessageText, editMessageReplyMarkup (both answer 400 "message is not modified" when nothing changes
 and "message to edit not found" for an unknown message, as Telegram does), answerCallbackQuery,
-setMyCommands / getMyCommands / deleteMyCommands (stored per scope and language_code), getFile. Any other
+setMyCommands / getMyCommands / deleteMyCommands (stored per scope and language_code), getFile,
+getChatMember (status from ``chat_members[(chat_id, user_id)]``, default "member"). Any other
 method answers ``{"ok": true, "result": true}``. Every call is recorded.
 
 ``FakeBotAPI(token=None, bot_username="spreadwatch_bot", bot_id=777000)``
@@ -195,6 +196,8 @@ class FakeBotAPI:
             "supports_inline_queries": False,
         }
         self.rate_limit: float | None = None
+        # getChatMember answers: (chat_id, user_id) -> "creator" | "administrator" | "member" | "left" | ...
+        self.chat_members: dict[tuple[int, int], str] = {}
         self.rate_limit_retry_after = 1
         self.pushed_at: dict[int, float] = {}
         self.served_at: dict[int, float] = {}
@@ -474,6 +477,13 @@ class FakeBotAPI:
 
     def _m_answerCallbackQuery(self, call: Call) -> _Reply:
         return _ok(True)
+
+    def _m_getChatMember(self, call: Call) -> _Reply:
+        user_id = call.params.get("user_id")
+        if call.chat_id is None or not isinstance(user_id, int):
+            return _error(400, "Bad Request: chat not found")
+        status = self.chat_members.get((call.chat_id, user_id), "member")
+        return _ok(chat_member(user_id, status))
 
     def _m_sendMessage(self, call: Call) -> _Reply:
         if call.chat_id is None:
@@ -943,6 +953,34 @@ def callback_query_update(
             "data": data,
         }
     }
+
+
+def chat_member(user_id: int, status: str) -> dict[str, Any]:
+    """A ChatMember object as getChatMember returns it (administrators carry their rights)."""
+    member: dict[str, Any] = {"user": user(user_id), "status": status}
+    if status == "creator":
+        member["is_anonymous"] = False
+    elif status == "administrator":
+        rights = [
+            "can_be_edited",
+            "is_anonymous",
+            "can_manage_chat",
+            "can_delete_messages",
+            "can_manage_video_chats",
+            "can_restrict_members",
+            "can_promote_members",
+            "can_change_info",
+            "can_invite_users",
+            "can_post_stories",
+            "can_edit_stories",
+            "can_delete_stories",
+        ]
+        member.update(dict.fromkeys(rights, False), can_manage_chat=True)
+    elif status == "kicked":
+        member["until_date"] = 0
+    elif status == "restricted":
+        member.update(is_member=True, can_send_messages=False, until_date=0)
+    return member
 
 
 def my_chat_member_update(

@@ -49,10 +49,34 @@ def test_subscribe_unsubscribe(bot: BotHarness) -> None:
     assert not chats.get(602).subscribed  # type: ignore[union-attr]
     (none,) = bot.ask("/unsubscribe", chat_id=602, language_code="zh")
     assert "还没有订阅" in none.params["text"]
-    # a group can subscribe too; its chat type is kept for delivery limits
-    bot.ask("/subscribe@spreadwatch_bot", chat_id=-100777, language_code="en")
+    # a group can subscribe too, by one of its administrators; its chat type is kept for delivery limits
+    (refused,) = bot.ask("/subscribe@spreadwatch_bot", chat_id=-100777, user_id=1001, language_code="en")
+    assert "Only this group's administrators" in refused.params["text"]
+    assert chats.get(-100777) is None
+    bot.fake.chat_members[(-100777, 1001)] = "administrator"
+    (ok,) = bot.ask("/subscribe@spreadwatch_bot", chat_id=-100777, user_id=1001, language_code="en")
+    assert "Subscribed" in ok.params["text"]
     group = chats.get(-100777)
     assert group is not None and group.subscribed and group.chat_type == "group"
+    (member,) = bot.fake.calls("getChatMember", chat_id=-100777)[-1:]
+    assert member.params["user_id"] == 1001
+
+
+def test_group_settings_buttons_are_for_group_admins(bot: BotHarness) -> None:
+    assert bot.services is not None
+    chats = bot.services.chats
+    group = -100888
+    bot.fake.chat_members[(group, 2002)] = "creator"
+    bot.ask("/subscribe", chat_id=group, user_id=2002, language_code="en")
+    (menu,) = bot.ask("/settings", chat_id=group, user_id=3003, language_code="en")  # anyone may look
+    message = bot.fake.message(group, menu.message_id or 0)
+    mark = bot.fake.call_count()
+    bot.fake.push(callback_query_update(message, "set:mute:30", user_id=3003))
+    (ack,) = bot.fake.wait_calls("answerCallbackQuery", 1, since=mark)
+    assert ack.params["show_alert"] is True and "administrators" in ack.params["text"]
+    assert chats.get(group).muted_until is None  # type: ignore[union-attr]
+    (edit,) = bot.answer(callback_query_update(message, "set:mute:30", user_id=2002), chat_id=group)
+    assert edit.method == "editMessageText" and chats.get(group).muted_until is not None  # type: ignore[union-attr]
 
 
 def test_settings_buttons_change_language_threshold_and_mute(bot: BotHarness) -> None:

@@ -9,7 +9,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.handlers.common import Context, chat_lang, is_admin, reply, services_of
 from bot.handlers.keyboards import SUBSCRIBE_CONFIRM, subscribe_keyboard
-from bot.handlers.subscription import subscribe_chat, threshold_ctx
+from bot.handlers.subscription import may_change, refuse_change, subscribe_chat, threshold_ctx
 from bot.render import render
 
 
@@ -39,6 +39,9 @@ async def start(update: Update, context: Context) -> None:
 async def confirm_subscribe(update: Update, context: Context) -> None:
     query = update.callback_query
     assert query is not None
+    if not await may_change(update, context):
+        await refuse_change(update, context)
+        return
     services = services_of(context)
     lang = chat_lang(update, services)
     outcome = subscribe_chat(update, services, lang)

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
@@ -14,6 +14,32 @@ from bot.handlers.common import Context, chat_lang, reply, services_of
 from bot.handlers.keyboards import SETTINGS_PREFIX, parse_settings_data, settings_keyboard
 from bot.render import render
 from bot.services import Services
+
+GROUP_MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
+
+
+async def may_change(update: Update, context: Context) -> bool:
+    """In a group only its administrators (or the bot's admins) change what the whole group receives."""
+    chat, user, message = update.effective_chat, update.effective_user, update.effective_message
+    if chat is None or chat.type == "private":
+        return True
+    services = services_of(context)
+    if user is not None and user.id in services.settings.telegram.admins:
+        return True
+    if message is not None and message.sender_chat is not None and message.sender_chat.id == chat.id:
+        return True  # an anonymous group administrator speaks as the group itself
+    if user is None:
+        return False
+    member = await context.bot.get_chat_member(chat.id, user.id)
+    return member.status in GROUP_MANAGERS
+
+
+async def refuse_change(update: Update, context: Context) -> None:
+    lang = chat_lang(update, services_of(context))
+    if update.callback_query is not None:
+        await update.callback_query.answer(render("toast", lang, key="group_admins_only"), show_alert=True)
+    else:
+        await reply(update, render("not_group_admin", lang))
 
 
 def subscribe_chat(update: Update, services: Services, lang: str) -> str:
@@ -41,6 +67,9 @@ def threshold_ctx(services: Services, chat_id: int) -> dict[str, Any]:
 
 
 async def subscribe(update: Update, context: Context) -> None:
+    if not await may_change(update, context):
+        await refuse_change(update, context)
+        return
     services = services_of(context)
     lang = chat_lang(update, services)
     outcome = subscribe_chat(update, services, lang)
@@ -51,6 +80,9 @@ async def subscribe(update: Update, context: Context) -> None:
 
 
 async def unsubscribe(update: Update, context: Context) -> None:
+    if not await may_change(update, context):
+        await refuse_change(update, context)
+        return
     services = services_of(context)
     chat = update.effective_chat
     assert chat is not None
@@ -106,6 +138,9 @@ async def settings_button(update: Update, context: Context) -> None:
     parsed = parse_settings_data(query.data or "")
     if parsed is None:
         await query.answer(render("toast", chat_lang(update, services), key="expired"))
+        return
+    if not await may_change(update, context):
+        await refuse_change(update, context)
         return
     key, value = parsed
     services.chats.ensure(chat.id, chat.type)

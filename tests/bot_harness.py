@@ -38,10 +38,10 @@ ADMIN_ID = 4242
 FRESH_NOW = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
 
 
-def settings_for(db: Path, fake: FakeBotAPI, **telegram: Any) -> Settings:
+def settings_for(db: Path, fake: FakeBotAPI, source: str = SOURCE, **telegram: Any) -> Settings:
     raw: dict[str, Any] = {
         "lang": "zh",
-        "data": {"source": SOURCE},
+        "data": {"source": source},
         "storage": {"path": str(db)},
         "telegram": {
             "token_env": TOKEN_ENV,
@@ -70,8 +70,10 @@ class BotHarness:
         db: Path,
         clock: Callable[[], datetime] = lambda: FRESH_NOW,
         configure: Callable[[Any, Services], None] | None = None,
+        source: str = SOURCE,
         **telegram: Any,
     ) -> None:
+        self.source = source
         self.fake = FakeBotAPI(bot_username=BOT_USERNAME)
         self.db = db
         self.clock = clock
@@ -89,7 +91,7 @@ class BotHarness:
     def start(self) -> BotHarness:
         self.fake.start()
         os.environ[TOKEN_ENV] = TOKEN
-        settings = settings_for(self.db, self.fake, **self.telegram)
+        settings = settings_for(self.db, self.fake, self.source, **self.telegram)
         store = Store(settings.storage.path)
         self.services = Services(
             settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=self.clock

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bot_harness import ADMIN_ID, TOKEN, BotHarness, bot, db, filled_db  # noqa: F401
+from bot_harness import ADMIN_ID, SOURCE, SW, TOKEN, BotHarness, bot, db, filled_db  # noqa: F401
 from fakebot import command_update, edited_message_update, my_chat_member_update, text_update
 
 GROUP = -100555
@@ -125,12 +126,35 @@ def test_stale_and_missing_data_are_said_plainly(db: Path, tmp_path: Path) -> No
     finally:
         harness.stop()
 
-    empty = BotHarness(tmp_path / "empty.db").start()
+    # an empty store whose first fetch fails: every answer says there is no data, and why
+    missing = f"csv:{tmp_path / 'nowhere.csv'}"
+    empty = BotHarness(tmp_path / "empty.db", source=missing).start()
     try:
+        assert empty.services is not None
+        deadline = time.monotonic() + 20
+        while empty.services.store.last_fetch(missing) is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # the start-up fetch into the empty store
         for command in ("/spread", "/top5", "/bottom5", "/industry 801750", "/history 3y"):
             (answer,) = empty.ask(command, chat_id=952, language_code="en")
             assert "No data yet" in answer.params["text"], command
+            assert "Last fetch failed" in answer.params["text"] and "nowhere.csv" in answer.params["text"]
         (status,) = empty.ask("/status", chat_id=952, language_code="zh")
-        assert "还没有数据" in status.params["text"]
+        assert "还没有数据" in status.params["text"] and "获取失败" in status.params["text"]
     finally:
         empty.stop()
+
+
+def test_a_new_installation_fetches_at_start_up(tmp_path: Path) -> None:
+    if not SW.exists():
+        pytest.skip("shared data not present")
+    harness = BotHarness(tmp_path / "new.db").start()
+    try:
+        assert harness.services is not None
+        harness.fake.wait_calls("getUpdates", 1)  # polling does not wait for the fetch
+        deadline = time.monotonic() + 60
+        while harness.services.store.last_snapshot_date(SOURCE) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (answer,) = harness.ask("/spread", chat_id=953, language_code="en")
+        assert "Industry differentiation · 2026-06-02" in answer.params["text"]
+    finally:
+        harness.stop()

@@ -4,8 +4,8 @@ Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avo
 
 * about 30 messages/s overall: python-telegram-bot's ``AIORateLimiter`` (configured by the
   composition root) is a leaky bucket that lets a burst of 30 through on top of the rate, which
-  Telegram answers with 429; :class:`Pacer` spaces sends evenly at ``rate`` (29/s by default) so the
-  bucket never fills;
+  Telegram answers with 429; :class:`Pacer` spaces sends evenly at ``rate`` (29.5/s, and at most 29
+  in any second, by default) so the bucket never fills;
 * 1 message/s per chat: not covered by ``AIORateLimiter``; the sender keeps one send in flight per
   chat and ``per_chat_interval`` between two sends to the same chat;
 * 20 messages/min per group: left to ``AIORateLimiter``'s per-group limiter.
@@ -30,6 +30,7 @@ import os
 import random
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -54,21 +55,36 @@ log = logging.getLogger(__name__)
 
 
 class Pacer:
-    """Evenly spaced permits: never more than ``rate`` in any one-second window."""
+    """Permits at least ``1/rate`` apart, and never more than ``rate`` in any one-second window.
+
+    The gap is measured from the previous permit actually handed out, one waiter at a time: with
+    precomputed slots, a stalled event loop (a busy CPU) wakes every worker whose slot passed during
+    the stall at once, and the server sees a burst.
+    """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.max_per_s = max(1, int(rate))
         self.clock = clock
-        self._next = 0.0
+        self._last: float | None = None
+        self._recent: deque[float] = deque()
+        self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
         if not self.interval:
             return
-        now = self.clock()
-        slot = max(now, self._next)
-        self._next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+        async with self._lock:
+            if self._last is not None and (gap := self._last + self.interval - self.clock()) > 0:
+                await asyncio.sleep(gap)
+            while True:
+                now = self.clock()
+                while self._recent and now - self._recent[0] >= 1.0:
+                    self._recent.popleft()
+                if len(self._recent) < self.max_per_s:
+                    break
+                await asyncio.sleep(1.0 - (now - self._recent[0]) + 0.001)
+            self._last = now
+            self._recent.append(now)
 
 
 @dataclass
@@ -97,7 +113,7 @@ class OutboxSender:
         outbox: Outbox,
         chats: ChatRepo,
         *,
-        rate: float = 29.0,
+        rate: float = 29.5,
         per_chat_interval: float = 1.0,
         concurrency: int = 8,
         lease_s: float = 120.0,

@@ -100,9 +100,11 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     async with lock:
         result = await asyncio.to_thread(run_daily, services, None, now)
-        application.bot_data[LAST_RESULT] = result
-        await sender_of(application).drain()
-    schedule_retry(application, services, result, local)
+        try:
+            schedule_retry(application, services, result, local)
+            await sender_of(application).drain()
+        finally:
+            application.bot_data[LAST_RESULT] = result  # /status shows it; set once the run is complete
 
 
 def schedule_retry(application: AnyApplication, services: Services, result: DailyResult, local: datetime) -> None:
@@ -113,9 +115,10 @@ def schedule_retry(application: AnyApplication, services: Services, result: Dail
     cutoff = datetime.combine(local.date(), schedule.cutoff_time, tzinfo=local.tzinfo)
     if local >= cutoff:
         return
-    when = min(local + timedelta(minutes=schedule.retry_every_min), cutoff)
-    log.info("daily job: %s; next try at %s", result.message, when.isoformat(timespec="minutes"))
-    application.job_queue.run_once(daily_job, when=when, name=RETRY_NAME)
+    # relative, so that the job's own clock (services.clock) decides, not the scheduler's
+    delay = min(timedelta(minutes=schedule.retry_every_min), cutoff - local)
+    log.info("daily job: %s; next try at %s", result.message, (local + delay).isoformat(timespec="minutes"))
+    application.job_queue.run_once(daily_job, when=delay, name=RETRY_NAME)
 
 
 async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:

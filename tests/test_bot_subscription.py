@@ -134,6 +134,10 @@ def test_stale_buttons_get_a_toast_not_an_error(bot: BotHarness) -> None:
     bot.fake.push(callback_query_update(message, "set:thr:42"))
     (ack,) = bot.fake.wait_calls("answerCallbackQuery", 1, since=mark)
     assert ack.params["text"] == "This button has expired"
+    mark = bot.fake.call_count()
+    bot.fake.push(callback_query_update(message, "gone:feature"))  # no handler claims it at all
+    (ack,) = bot.fake.wait_calls("answerCallbackQuery", 1, since=mark)
+    assert ack.params["text"] == "This button has expired"
     # pressing the same option twice: Telegram refuses the identical second edit; no apology follows
     (menu,) = bot.ask("/settings", chat_id=604, language_code="en")
     message = bot.fake.message(604, menu.message_id or 0)

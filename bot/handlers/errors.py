@@ -12,6 +12,7 @@ from telegram.error import Forbidden
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
+    CallbackQueryHandler,
     MessageHandler,
     TypeHandler,
     filters,
@@ -80,6 +81,13 @@ async def plain_text(update: Update, context: Context) -> None:
     await reply(update, render("text_hint", chat_lang(update, services)))
 
 
+async def unknown_button(update: Update, context: Context) -> None:
+    """A button no handler claims (from an older version of the bot): stop its spinner, say it expired."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(render("toast", chat_lang(update, services_of(context)), key="expired"))
+
+
 def _redact(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         if secret:
@@ -121,4 +129,5 @@ def register_fallbacks(application: Application[Any, Any, Any, Any, Any, Any]) -
     """Added after every command handler of group 0, so they only see what nothing else handled."""
     application.add_handler(MessageHandler(filters.COMMAND, unknown_command))
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.ChatType.PRIVATE, plain_text))
+    application.add_handler(CallbackQueryHandler(unknown_button))
     application.add_error_handler(on_error)

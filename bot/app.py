@@ -141,10 +141,37 @@ def build_application(services: Services) -> AnyApplication:
     return application
 
 
+class RedactToken(logging.Filter):
+    """Replaces the bot token wherever it would reach a log line (messages, arguments, tracebacks)."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if self.token in text or (record.exc_text and self.token in record.exc_text):
+            record.msg, record.args = text.replace(self.token, "[token]"), None
+            if record.exc_text:
+                record.exc_text = record.exc_text.replace(self.token, "[token]")
+        return True
+
+
+def install_token_redaction(token: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(level=logging.WARNING)
+    for handler in root.handlers:
+        handler.addFilter(RedactToken(token))
+
+
 def run(settings: Settings) -> None:
     """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
-    # httpx logs every request URL, and the URL contains the bot token
+    # httpx logs every request URL at INFO, and the URL contains the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    install_token_redaction(bot_token(settings))
     services = Services.build(settings)
     application = build_application(services)
     tg = settings.telegram

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -20,6 +22,7 @@ import yaml
 from bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
 from fakebot import FakeBotAPI, command_update
 
+from bot.app import RedactToken
 from bot.cli import main
 
 
@@ -129,3 +132,22 @@ def test_webhook_mode_registers_and_answers_with_a_secret(db: Path, tmp_path: Pa
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=20)
         assert code == 0
+
+
+def test_the_token_is_redacted_from_every_log_line() -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RedactToken(TOKEN))
+    log = logging.getLogger("spreadwatch.test.redaction")
+    log.addHandler(handler)
+    try:
+        log.error("calling https://api.telegram.org/bot%s/getMe", TOKEN)
+        try:
+            raise RuntimeError(f"connect failed for /bot{TOKEN}/sendMessage")
+        except RuntimeError:
+            log.exception("request failed")
+    finally:
+        log.removeHandler(handler)
+    out = stream.getvalue()
+    assert "getMe" in out and "sendMessage" in out and "RuntimeError" in out
+    assert TOKEN not in out and out.count("[token]") == 2

@@ -3,6 +3,7 @@
     spreadwatch report [--as-of DATE] [--source SPEC] [--lang zh|en] [--json]
     spreadwatch backfill [--source SPEC]
     spreadwatch check-config [--config PATH]
+    spreadwatch run-daily [--as-of DATE] [--wait S]
     spreadwatch run [--config PATH]
     spreadwatch calendar-refresh [--config PATH] [--db PATH]
 

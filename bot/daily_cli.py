@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -58,7 +59,14 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
             print(f"--- NOT SENT to chat {row.chat_id} ({row.rule_id} {row.kind} tier {row.tier} {row.day}) ---")
             print(row.text)
         return EXIT_STALE if pending or result.outcome not in ("evaluated", "up_to_date") else EXIT_OK
-    stats = asyncio.run(send_outbox(settings, services, token, args.wait))
+    from telegram.error import InvalidToken, NetworkError
+
+    try:
+        stats = asyncio.run(send_outbox(settings, services, token, args.wait))
+    except (InvalidToken, NetworkError) as exc:
+        # the messages stay pending: the next run (or the bot) delivers them
+        print(f"delivery failed, messages left pending: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_STALE
     print(
         f"delivery: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed, {stats.dead} to inactive "
         f"chats, {stats.left_pending} still pending"

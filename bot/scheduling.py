@@ -43,6 +43,7 @@ WEEKDAYS = (1, 2, 3, 4, 5)  # python-telegram-bot's run_daily: 0 = Sunday
 
 _SENDER = "outbox_sender"
 _LOCK = "daily_lock"
+REFRESH_LOCK = "refresh_lock"  # shared with bot.handlers.admin
 LAST_RESULT = "daily_last_result"
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
@@ -99,7 +100,11 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("daily job already running; %s skipped", job_name)
         return
     async with lock:
-        result = await asyncio.to_thread(run_daily, services, None, now)
+        # the admin /refresh and the first fetch hold this lock around their own Engine.update: two
+        # updates at once would store overlapping batches and the second would be rejected as a failure
+        refresh_lock: asyncio.Lock = application.bot_data.setdefault(REFRESH_LOCK, asyncio.Lock())
+        async with refresh_lock:
+            result = await asyncio.to_thread(run_daily, services, None, now)
         try:
             schedule_retry(application, services, result, local)
             await sender_of(application).drain()

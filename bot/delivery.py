@@ -170,6 +170,8 @@ class OutboxSender:
                 if delay > wait_up_to_s:
                     break
                 await asyncio.sleep(min(max(delay, 0.02), 1.0))
+            now = time.monotonic()
+            self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
             stats.left_pending = sum(
                 n for s, n in (await asyncio.to_thread(self.outbox.counts)).items() if s in ("pending", "sending")
             )

@@ -150,6 +150,15 @@ def test_one_message_per_second_per_chat_and_pacing_overall(box: Box, fake: Fake
     assert len(t7) == 2 and t7[1] - t7[0] >= 0.99
 
 
+def test_a_long_message_goes_out_in_its_parts_in_order(box: Box, fake: FakeBotAPI) -> None:
+    with box.store.transaction() as conn:
+        box.outbox.enqueue(conn, rule_id="spread", tier=3, kind="escalate", day=DAY, chat_id=5, parts=["one", "two"])
+    assert drain(box, fake.base_url).sent == 2
+    first, second = fake.sent(chat_id=5)
+    assert (first.params["text"], second.params["text"]) == ("one", "two")
+    assert second.time - first.time >= 0.99
+
+
 def test_two_senders_at_once_send_each_message_once(box: Box, fake: FakeBotAPI) -> None:
     chats = list(range(1, 81))
     queue(box, chats)

@@ -159,3 +159,24 @@ def test_fetch_log_keeps_the_latest_per_source(store: Store) -> None:
     assert last is not None and last.message == "boom" and not last.ok
     assert ok is not None and ok.rows == 5 and ok.last_date == date(2025, 1, 2)
     assert store.last_fetch("akshare", kind="calendar") is None
+
+
+def _batch(day: date, closes: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({"date": [day] * len(closes), "code": list(closes), "close": list(closes.values())})
+
+
+def test_the_cached_price_frame_follows_writes_from_this_and_other_store_objects(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    reader, writer = Store(path), Store(path)  # two handles on one file, as two processes would have
+    names = [("A", date(2020, 1, 1), "a"), ("B", date(2020, 1, 1), "b")]
+    reader.save_batch("s", _batch(date(2020, 1, 2), {"A": 1.0, "B": 2.0}), names)
+    first = reader.load_prices("s")
+    assert first.shape == (1, 2)
+    first.iloc[0, 0] = 99.0  # callers get a copy: mutating it must not poison the cache
+    assert reader.load_prices("s").iloc[0, 0] == 1.0
+
+    writer.save_batch("s", _batch(date(2020, 1, 3), {"A": 1.5, "B": 2.5}), names)
+    after = reader.load_prices("s")
+    assert list(after.index.date) == [date(2020, 1, 2), date(2020, 1, 3)]
+    assert after.loc[pd.Timestamp("2020-01-03"), "B"] == 2.5
+    assert reader.load_prices("s", "amount").isna().all().all()

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.services import Services
-from jobs.daily import run_daily
+from jobs.daily import last_evaluated_key, run_daily
 from jobs.outbox import Outbox
+from jobs.regimes.job import run_regimes_if_due
 from jobs.settings import Settings
 
 EXIT_OK, EXIT_STALE = 0, 1
@@ -47,6 +48,11 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
         f"run-daily {result.target}: {result.outcome} - {result.message}; "
         f"{result.transitions} transition(s), {result.queued} message(s) queued"
     )
+    # the regime scenarios follow the day the spread rules just evaluated, as the bot's job does
+    regimes = run_regimes_if_due(services, last_evaluated_key(services.engine.source.name))
+    if regimes is not None:
+        states = ", ".join(f"{r.scenario.value}={r.state.value}" for r in regimes.report.all)
+        print(f"regimes {regimes.report.as_of}: {states}; {regimes.queued} message(s) queued")
     token = settings.bot_token()
     outbox = Outbox(services.store)
     if token is None:

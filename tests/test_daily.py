@@ -144,6 +144,9 @@ def test_run_daily_cli_without_a_token_prints_and_keeps_messages_pending(
     assert "NOT SENT: no bot token in $TELEGRAM_BOT_TOKEN; 1 message(s) left pending" in out
     assert "--- NOT SENT to chat 1 (spread fire tier" in out and "Differentiation alert · 2025-02-14" in out
     assert [r.status for r in Outbox(services.store).rows()] == ["pending"]
+    # the cron path evaluates the regime scenarios for the day the spread rules just evaluated
+    assert "regimes 2025-02-14: macro=" in out and "composite=" in out
+    assert services.store.get_meta(f"regimes:last_evaluated:csv:{SW}") == "2025-02-14"
 
     with FakeBotAPI() as fake:
         config = tmp_path / "config.yaml"
@@ -157,6 +160,7 @@ def test_run_daily_cli_without_a_token_prints_and_keeps_messages_pending(
         out = capsys.readouterr().out
         assert code == 0, out
         assert "up_to_date" in out and "delivery: 1 sent" in out
+        assert "regimes 2025-02-14" not in out  # once per trading day
         (call,) = fake.sent(chat_id=1)
         assert "Differentiation alert · 2025-02-14" in call.params["text"]
         assert TOKEN not in out

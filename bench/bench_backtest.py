@@ -19,8 +19,9 @@ from datetime import date
 from pathlib import Path
 
 from bot.backtest_cli import format_table
-from jobs.backtest import load_backtest, replay_episodes, rule_params
+from jobs.backtest import load_backtest, replay_episodes
 from jobs.pipeline import Engine
+from jobs.rules import params_from_settings
 from jobs.settings import parse_settings
 from jobs.store import Store
 
@@ -41,7 +42,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         raw = {"data": {"source": f"csv:{args.csv}"}, "storage": {"path": str(Path(tmp) / "bench.db")}}
         settings = parse_settings(raw, "bench")
-        params = rule_params(settings.alerts)
+        params = params_from_settings(settings.alerts)
 
         t0 = time.perf_counter()
         Engine(settings, Store(settings.storage.path)).update()

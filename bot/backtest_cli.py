@@ -91,8 +91,9 @@ def format_table(result: Any) -> str:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from bot.cli import EXIT_OK, EXIT_STALE, open_engine, settings_from_args
-    from jobs.backtest import load_backtest, rule_params
+    from jobs.backtest import load_backtest
     from jobs.export import episodes_csv
+    from jobs.rules import params_from_settings
 
     settings = settings_from_args(args)
     engine = open_engine(settings)
@@ -101,7 +102,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if engine.store.last_snapshot_date(source) is None:
         print(f"no data for {source}: {update.refresh.message}", file=sys.stderr)
         return EXIT_STALE
-    result = load_backtest(engine.store, source, rule_params(settings.alerts), args.start, args.end)
+    result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -31,24 +31,11 @@ import numpy as np
 import pandas as pd
 
 from jobs.rules import Kind, Observation, RuleParams, replay
-from jobs.settings import AlertSettings
 from jobs.spread import Snapshot
 from jobs.store import Store
 
 HORIZONS: tuple[int, ...] = (1, 3, 6)
 HIT_HORIZON = 3
-
-
-def rule_params(alerts: AlertSettings) -> RuleParams:
-    """The configured alert rules, as the pure rule code takes them."""
-    return RuleParams(
-        enter=alerts.enter_percentile,
-        high=alerts.high_percentile,
-        resolve=alerts.resolve_percentile,
-        new_high_tier=alerts.new_high_tier,
-        consecutive_days=alerts.consecutive_days,
-        remind_every_days=alerts.remind_every_days,
-    )
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ from jobs.alerts import (
 )
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
-from jobs.rules import AlertState, Observation, RuleParams, evaluate
-from jobs.settings import AlertSettings, Settings
+from jobs.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
+from jobs.settings import Settings
 from jobs.spread import Snapshot
 from jobs.store import Chat, ChatRepo, Store
 
@@ -66,17 +66,6 @@ class DailyResult:
     queued: int = 0
     retry: bool = False  # the scheduler should run again in schedule.retry_every_min
     message: str = ""
-
-
-def params_from_settings(alerts: AlertSettings) -> RuleParams:
-    return RuleParams(
-        enter=alerts.enter_percentile,
-        high=alerts.high_percentile,
-        resolve=alerts.resolve_percentile,
-        new_high_tier=alerts.new_high_tier,
-        consecutive_days=alerts.consecutive_days,
-        remind_every_days=alerts.remind_every_days,
-    )
 
 
 def personal_params(base: RuleParams, threshold: float | None) -> RuleParams:

@@ -19,6 +19,10 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jobs.settings import AlertSettings
 
 
 class Kind(enum.StrEnum):
@@ -52,6 +56,18 @@ class RuleParams:
             return self
         gap = self.enter - self.resolve
         return replace(self, enter=enter, high=max(self.high, enter), resolve=max(0.0, enter - gap))
+
+
+def params_from_settings(alerts: AlertSettings) -> RuleParams:
+    """The configured alert rules, as the live job and the backtest both take them."""
+    return RuleParams(
+        enter=alerts.enter_percentile,
+        high=alerts.high_percentile,
+        resolve=alerts.resolve_percentile,
+        new_high_tier=alerts.new_high_tier,
+        consecutive_days=alerts.consecutive_days,
+        remind_every_days=alerts.remind_every_days,
+    )
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,10 @@ from jobs.backtest import (
     load_backtest,
     observations,
     replay_episodes,
-    rule_params,
     run_backtest,
 )
 from jobs.pipeline import Engine
-from jobs.rules import RuleParams
+from jobs.rules import RuleParams, params_from_settings
 from jobs.settings import AlertSettings, Settings, parse_settings
 from jobs.store import Store
 
@@ -232,16 +231,16 @@ def compare(
 
 def test_default_rules_match_the_loop(sw_store: tuple[Settings, Store, str], sw_closes: dict) -> None:
     settings, store, source = sw_store
-    n = compare(store, source, sw_closes, rule_params(settings.alerts), start=date(2010, 1, 1))
+    n = compare(store, source, sw_closes, params_from_settings(settings.alerts), start=date(2010, 1, 1))
     # the 2015 bubble must be among them: a sanity check that the data is the data
-    result = load_backtest(store, source, rule_params(settings.alerts))
+    result = load_backtest(store, source, params_from_settings(settings.alerts))
     assert n >= 5
     assert any(e.start.year in (2014, 2015) and e.peak_spread > 80 for e in result.episodes)
 
 
 def test_stricter_rules_with_a_window_match_the_loop(sw_store: tuple[Settings, Store, str], sw_closes: dict) -> None:
     _, store, source = sw_store
-    params = rule_params(
+    params = params_from_settings(
         AlertSettings(enter_percentile=95, high_percentile=97, resolve_percentile=85, consecutive_days=3)
     )
     n = compare(store, source, sw_closes, params, start=date(2012, 1, 1), end=date(2021, 6, 30))
@@ -251,7 +250,7 @@ def test_stricter_rules_with_a_window_match_the_loop(sw_store: tuple[Settings, S
 def test_an_episode_open_at_the_end_date(sw_store: tuple[Settings, Store, str]) -> None:
     """--to cuts the data: an episode still firing then is open and its later figures are unknown."""
     settings, store, source = sw_store
-    params = rule_params(settings.alerts)
+    params = params_from_settings(settings.alerts)
     full = load_backtest(store, source, params)
     closed = next(e for e in full.episodes if e.end is not None and e.trading_days > 40)
     cut = load_backtest(store, source, params, end=closed.peak_day)
@@ -265,7 +264,7 @@ def test_an_episode_open_at_the_end_date(sw_store: tuple[Settings, Store, str]) 
 
 def test_the_loader_equals_the_pure_function(sw_store: tuple[Settings, Store, str]) -> None:
     settings, store, source = sw_store
-    params = rule_params(settings.alerts)
+    params = params_from_settings(settings.alerts)
     series = store.spread_series(source)
     spans = replay_episodes(series, params, date(2016, 1, 1))
     baskets = {s.start: Basket.from_snapshot(store.snapshot(source, s.start)) for s in spans}  # type: ignore[arg-type]

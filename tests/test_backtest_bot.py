@@ -10,14 +10,17 @@ import pandas as pd
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
 
 from bot.handlers.backtest import RECENT_EPISODES
-from jobs.backtest import load_backtest, rule_params
+from jobs.backtest import load_backtest
+from jobs.rules import params_from_settings
 from jobs.store import Store
 
 
 def expected_backtest(harness: BotHarness):  # type: ignore[no-untyped-def]
     assert harness.services is not None
     settings = harness.services.settings
-    return load_backtest(Store(harness.db), SOURCE, rule_params(settings.alerts), settings.metric.history_start)
+    return load_backtest(
+        Store(harness.db), SOURCE, params_from_settings(settings.alerts), settings.metric.history_start
+    )
 
 
 def test_backtest_summary_and_recent_episodes_in_english(bot: BotHarness) -> None:  # noqa: F811

@@ -62,6 +62,14 @@ def test_admin_only_refresh(bot: BotHarness) -> None:
     assert "/refresh" not in help_user.params["text"] and "/spread" in help_user.params["text"]
 
 
+@pytest.mark.parametrize("command", ["/refresh", "/alerts", "/event rate cut", "/event del 1"])
+def test_every_admin_command_refuses_non_admins_in_their_language(bot: BotHarness, command: str) -> None:
+    (refused,) = bot.ask(command, chat_id=705, language_code="en")
+    assert refused.params["text"] == "⛔ This command is for the bot's admins only."
+    (refused_zh,) = bot.ask(command, chat_id=706, language_code="zh-hans")
+    assert "管理员" in refused_zh.params["text"]
+
+
 def test_allow_list_refuses_once_then_ignores(db: Path) -> None:
     harness = BotHarness(db, allowed_chats=[801, GROUP]).start()
     try:

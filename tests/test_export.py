@@ -13,8 +13,9 @@ from PIL import Image
 
 from bot.charts import HEIGHT_PX, WIDTH_PX
 from bot.cli import main
-from jobs.backtest import load_backtest, rule_params
+from jobs.backtest import load_backtest
 from jobs.export import HISTORY_COLUMNS, episodes_csv, history_csv
+from jobs.rules import params_from_settings
 from jobs.settings import parse_settings
 from jobs.store import Store
 
@@ -62,7 +63,9 @@ def test_backtest_command_json_csv_png(db: Path, tmp_path: Path, capsys: pytest.
     data = json.loads(capsys.readouterr().out)
 
     settings = parse_settings({"data": {"source": source()}})
-    expected = load_backtest(Store(db), source(), rule_params(settings.alerts), date(2012, 1, 1), date(2025, 12, 31))
+    expected = load_backtest(
+        Store(db), source(), params_from_settings(settings.alerts), date(2012, 1, 1), date(2025, 12, 31)
+    )
     assert data == json.loads(json.dumps(expected.to_json()))
     assert data["first_day"] >= "2012-01-01" and data["last_day"] <= "2025-12-31"
     assert data["summary"]["episodes"] == len(expected.episodes) > 0
@@ -85,7 +88,9 @@ def test_backtest_command_prints_a_table(db: Path, capsys: pytest.CaptureFixture
     assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2014-06-01", "--to", "2015-12-31"]) == 0
     out = capsys.readouterr().out
     settings = parse_settings({"data": {"source": source()}})
-    expected = load_backtest(Store(db), source(), rule_params(settings.alerts), date(2014, 6, 1), date(2015, 12, 31))
+    expected = load_backtest(
+        Store(db), source(), params_from_settings(settings.alerts), date(2014, 6, 1), date(2015, 12, 31)
+    )
     assert expected.episodes, "the 2015 bubble should be in this window"
     for e in expected.episodes:
         assert f"{e.start} {e.end or 'open'!s:<10} {e.trading_days:>4}" in out

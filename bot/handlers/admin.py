@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, chat_lang, is_admin, reply, services_of
+from bot.handlers.common import Context, admin_only, chat_lang, reply, services_of
 from bot.render import render
 
 log = logging.getLogger(__name__)
@@ -17,12 +17,10 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = "refresh_lock"
 
 
+@admin_only
 async def refresh(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
-    if not is_admin(update, services):
-        await reply(update, render("not_admin", lang))
-        return
     lock: asyncio.Lock = context.application.bot_data.setdefault(_LOCK_KEY, asyncio.Lock())
     if lock.locked():
         await reply(update, render("refresh", lang, phase="busy", result=None))

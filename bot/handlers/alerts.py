@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, chat_lang, is_admin, reply, services_of
+from bot.handlers.common import Context, admin_only, chat_lang, reply, services_of
 from bot.render import render
 from bot.services import Services
 from jobs.alerts import all_states, transitions
@@ -43,12 +43,10 @@ def alerts_context(services: Services) -> dict[str, Any]:
     }
 
 
+@admin_only
 async def alerts(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
-    if not is_admin(update, services):
-        await reply(update, render("not_admin", lang))
-        return
     ctx = await asyncio.to_thread(alerts_context, services)
     await reply(update, render("alerts_admin", lang, **ctx))
 

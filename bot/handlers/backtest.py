@@ -19,8 +19,9 @@ from telegram.ext import Application, CommandHandler
 from bot.handlers.common import Context, args_of, chat_lang, data_status, no_data_text, reply, services_of
 from bot.render import render
 from bot.services import Services
-from jobs.backtest import BacktestResult, load_backtest, rule_params
+from jobs.backtest import BacktestResult, load_backtest
 from jobs.export import history_csv
+from jobs.rules import params_from_settings
 
 RECENT_EPISODES = 5
 CAPTION_LIMIT = 1024
@@ -35,7 +36,7 @@ class BacktestCache:
 
     def get(self, services: Services, source: str) -> BacktestResult:
         """The backtest from ``metric.history_start`` to the latest stored day (runs in a worker thread)."""
-        params = rule_params(services.settings.alerts)
+        params = params_from_settings(services.settings.alerts)
         key = (source, services.store.last_snapshot_date(source), services.engine.metric_signature(), params)
         with self._lock:
             if self._entry is not None and self._entry[0] == key:

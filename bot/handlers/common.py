@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
@@ -42,6 +44,23 @@ def chat_lang(update: Update, services: Services) -> str:
 def is_admin(update: Update, services: Services) -> bool:
     user = update.effective_user
     return user is not None and user.id in services.settings.telegram.admins
+
+
+Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """Non-admins get a refusal in their language and the handler never runs."""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        services = services_of(context)
+        if not is_admin(update, services):
+            await reply(update, render("not_admin", chat_lang(update, services)))
+            return
+        await handler(update, context)
+
+    return guarded
 
 
 def data_status(services: Services) -> DataStatus:

@@ -16,7 +16,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, args_of, chat_lang, is_admin, reply, services_of
+from bot.handlers.common import Context, admin_only, args_of, chat_lang, reply, services_of
 from bot.render import render
 from bot.services import Services
 from jobs.regimes.repo import RegimeRepo
@@ -51,12 +51,10 @@ async def _reevaluate(services: Services) -> None:
         log.exception("re-evaluating the regime report after an event change failed")
 
 
+@admin_only
 async def event(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
-    if not is_admin(update, services):
-        await reply(update, render("not_admin", lang))
-        return
     args = args_of(context)
     repo = RegimeRepo(services.store)
     if not args:

@@ -8,6 +8,9 @@
   day is missing (once: the outbox key carries the day).
 * ``daily-catchup``: on start-up, when the last evaluated trading day is older than the day whose
   data should already be out, one run shortly after start.
+* ``calendar`` (live source only): every morning, and once shortly after start, the trading calendar
+  is refreshed from the live source when its known days are about to run out (akshare's shipped file
+  ends 2026-12-31); new days are used at once.
 * ``outbox``: every ``DRAIN_EVERY_S`` the outbox is drained, which also resumes a broadcast a crash or
   restart interrupted and sends rows whose backoff has passed.
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +30,8 @@ from telegram.ext import Application, ContextTypes
 
 from bot.delivery import OutboxSender
 from bot.services import Services
+from jobs.calendar import TradingCalendar
+from jobs.calendar_refresh import refresh_calendar_if_due
 from jobs.daily import DailyResult, last_evaluated_key, run_daily
 from jobs.outbox import Outbox
 
@@ -36,6 +41,9 @@ JOB_NAME = "daily"
 RETRY_NAME = "daily-retry"
 CATCHUP_NAME = "daily-catchup"
 DRAIN_NAME = "outbox"
+CALENDAR_NAME = "calendar"
+CALENDAR_TIME = time(9, 0)  # local: well before the close, so a new year's holidays are known in time
+CALENDAR_FIRST_S = 120.0
 DRAIN_EVERY_S = 30.0
 DRAIN_FIRST_S = 10.0  # resumes a broadcast a crash or restart interrupted
 CATCHUP_DELAY_S = 60.0  # the bot answers commands first; a missed day can wait a minute
@@ -83,6 +91,18 @@ def install(application: AnyApplication, services: Services) -> None:
     jq.run_repeating(drain_job, interval=DRAIN_EVERY_S, first=DRAIN_FIRST_S, name=DRAIN_NAME)
     if catchup_needed(services):
         jq.run_once(daily_job, when=CATCHUP_DELAY_S, name=CATCHUP_NAME)
+    if services.settings.data.source == "akshare":  # the offline sources never touch the network
+        jq.run_daily(calendar_job, time=CALENDAR_TIME.replace(tzinfo=tz), name=CALENDAR_NAME)
+        jq.run_once(calendar_job, when=CALENDAR_FIRST_S, name=CALENDAR_NAME)
+
+
+async def calendar_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context.application)
+    today = services.engine.today(services.clock())
+    result = await asyncio.to_thread(refresh_calendar_if_due, services.store, services.settings.data, today)
+    if result is not None and result.ok and result.new_days:
+        services.engine.calendar = TradingCalendar.default(services.store.calendar_days())
+        log.info("calendar: %s", result.message)
 
 
 async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -139,3 +139,27 @@ def refresh_calendar(store: Store, settings: DataSettings, today: date) -> Calen
     log.info("calendar refresh: %s", message)
     store.log_fetch(FetchRecord(SOURCE, "calendar", started, _now(), True, new, known, message))
     return CalendarRefreshResult(True, len(days), new, known, message)
+
+
+# Sina publishes a year's trading days in December: start asking this long before the known days end,
+# and ask again at most this often while it has nothing new.
+DUE_WITHIN_DAYS = 45
+RETRY_EVERY_DAYS = 3
+ATTEMPT_KEY = "calendar_attempted_on"
+
+
+def refresh_calendar_if_due(store: Store, settings: DataSettings, today: date) -> CalendarRefreshResult | None:
+    """Refresh when the known trading days end within DUE_WITHIN_DAYS and no attempt was made lately.
+
+    Returns None when not due. After the known days end the calendar falls back to weekdays, which
+    would count a holiday as a trading day (the daily job then waits for data that never comes and
+    reports the day missing), so the refresh starts well before that.
+    """
+    known = TradingCalendar.default(store.calendar_days()).known_until
+    if known is not None and (known - today).days > DUE_WITHIN_DAYS:
+        return None
+    attempted = store.get_meta(ATTEMPT_KEY)
+    if attempted is not None and (today - date.fromisoformat(attempted)).days < RETRY_EVERY_DAYS:
+        return None
+    store.set_meta(ATTEMPT_KEY, today.isoformat())
+    return refresh_calendar(store, settings, today)

@@ -17,7 +17,13 @@ from akshare_payloads import SINA_CALENDAR_URL, install_sina_calendar, sina_cale
 
 from bot.cli import main
 from jobs.calendar import TradingCalendar, akshare_calendar_file, shipped_trading_days
-from jobs.calendar_refresh import CalendarRejected, refresh_calendar, store_calendar_days, validate_calendar_days
+from jobs.calendar_refresh import (
+    CalendarRejected,
+    refresh_calendar,
+    refresh_calendar_if_due,
+    store_calendar_days,
+    validate_calendar_days,
+)
 from jobs.pipeline import Engine
 from jobs.settings import Settings
 from jobs.store import Store
@@ -229,3 +235,22 @@ def test_calendar_refresh_command(js_runtime: None, tmp_path: Path, capsys: pyte
         assert main(["calendar-refresh", "--config", str(cfg), "--db", str(db)]) == 1
     assert capsys.readouterr().out.startswith("calendar: FAILED")
     assert Store(db).calendar_days() == future
+
+
+def test_the_refresh_runs_only_when_the_known_days_are_about_to_end(js_runtime: None, tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    data = _settings(tmp_path / "s.db").data
+    with responses.RequestsMock() as rsps:  # no request may be made: an unexpected one fails the test
+        assert refresh_calendar_if_due(store, data, date(2026, 6, 1)) is None  # ends in seven months
+    with responses.RequestsMock() as rsps:
+        install_sina_calendar(rsps, "<html>not yet</html>")
+        first = refresh_calendar_if_due(store, data, date(2026, 12, 1))
+        assert first is not None and not first.ok
+    with responses.RequestsMock() as rsps:
+        assert refresh_calendar_if_due(store, data, date(2026, 12, 2)) is None  # asked a day ago
+    with responses.RequestsMock() as rsps:
+        install_sina_calendar(rsps, sina_calendar_text(LIVE_LIST))
+        second = refresh_calendar_if_due(store, data, date(2026, 12, 4))
+    assert second is not None and second.ok and second.known_until == date(2027, 12, 31)
+    with responses.RequestsMock() as rsps:  # a year of known days ahead: nothing to ask
+        assert refresh_calendar_if_due(store, data, date(2026, 12, 10)) is None

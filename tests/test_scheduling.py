@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db  # noqa: F401
 from fakebot import my_chat_member_update
 
-from bot.scheduling import CATCHUP_NAME, DRAIN_NAME, JOB_NAME, LAST_RESULT, RETRY_NAME, daily_job
+from bot.scheduling import CALENDAR_NAME, CATCHUP_NAME, DRAIN_NAME, JOB_NAME, LAST_RESULT, RETRY_NAME, daily_job
 from jobs.alerts import SPREAD_RULE, transitions
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -44,6 +44,7 @@ def test_the_daily_job_is_scheduled_in_shanghai_on_weekdays_with_a_catch_up(db: 
         # nothing evaluated yet in this store: a catch-up run is due shortly after start
         assert len(jq.get_jobs_by_name(CATCHUP_NAME)) == 1
         assert len(jq.get_jobs_by_name(DRAIN_NAME)) == 1
+        assert jq.get_jobs_by_name(CALENDAR_NAME) == ()  # an offline source never refreshes over the network
     finally:
         harness.stop()
 

@@ -32,6 +32,15 @@ def fmt_pctl(value: float | None) -> str:
     return "—" if value is None else f"P{int(value)}"
 
 
+def source_zh(label: str) -> str:
+    """The Chinese name of a data source's label (labels are English in the data layer)."""
+    from jobs.sources.akshare_sw import AkshareSwSource
+    from jobs.sources.sample import SampleSource
+
+    names = {SampleSource.label: "合成样本数据（非真实行情）", AkshareSwSource.label: "申万2021一级行业（akshare）"}
+    return names.get(label, label)
+
+
 def fmt_num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
@@ -46,7 +55,7 @@ def environment(templates_dir: str = str(TEMPLATES_DIR)) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(pct=fmt_pct, points=fmt_points, pctl=fmt_pctl, num=fmt_num)
+    env.filters.update(pct=fmt_pct, points=fmt_points, pctl=fmt_pctl, num=fmt_num, source_zh=source_zh)
     return env
 
 

@@ -298,7 +298,7 @@ class Store:
         # no ORDER BY: scanning the primary key is much faster than the date index; pivot sorts anyway
         rows = cur.execute(f"SELECT date, code, {column} FROM prices WHERE source = ?", (source,)).fetchall()
         if not rows:
-            return pd.DataFrame(dtype=float)
+            return pd.DataFrame(index=pd.DatetimeIndex([]), dtype=float)
         dates, codes, values = zip(*rows, strict=True)
         long = pd.DataFrame({"date": dates, "code": codes, "v": np.array(values, dtype=float)})
         wide = long.pivot(index="date", columns="code", values="v").sort_index()

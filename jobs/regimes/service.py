@@ -99,39 +99,12 @@ def _last_error(store: Store, kind: str) -> str | None:
 
 
 def _prices_since(store: Store, source: str, start: date) -> pd.DataFrame:
-    rows = (
-        store.connect()
-        .execute(
-            "SELECT date, code, close FROM prices WHERE source = ? AND date >= ? ORDER BY date",
-            (source, start.isoformat()),
-        )
-        .fetchall()
-    )
-    if not rows:
-        return pd.DataFrame(dtype=float)
-    wide = pd.DataFrame([tuple(r) for r in rows], columns=["date", "code", "v"]).pivot(
-        index="date", columns="code", values="v"
-    )
-    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index))
-    return wide.astype(float)
+    return store.load_prices(source).loc[pd.Timestamp(start) :]
 
 
 def _amounts(store: Store, source: str) -> pd.DataFrame:
     """Dates x codes turnover, from the rows that carry one (a close-only CSV has none)."""
-    rows = (
-        store.connect()
-        .execute(
-            "SELECT date, code, amount FROM prices WHERE source = ? AND amount IS NOT NULL ORDER BY date", (source,)
-        )
-        .fetchall()
-    )
-    if not rows:
-        return pd.DataFrame(dtype=float)
-    wide = pd.DataFrame([tuple(r) for r in rows], columns=["date", "code", "v"]).pivot(
-        index="date", columns="code", values="v"
-    )
-    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index))
-    return wide.astype(float)
+    return store.load_prices(source, "amount").dropna(how="all").dropna(axis=1, how="all")
 
 
 def evaluate_regimes(store: Store, settings: Settings, source: str, as_of: date) -> RegimeReport:

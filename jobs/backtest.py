@@ -230,8 +230,8 @@ def observations(series: pd.DataFrame) -> list[Observation]:
     new_high = spread > previous_max
     days = [ts.date() for ts in pd.DatetimeIndex(series.index)]
     return [
-        Observation(day=d, spread=float(s), percentile=float(p), new_high=bool(h))
-        for d, s, p, h in zip(days, spread, percentile, new_high, strict=True)
+        Observation(day=d, spread=float(s), percentile=float(p), new_high=bool(h), history_days=i + 1)
+        for i, (d, s, p, h) in enumerate(zip(days, spread, percentile, new_high, strict=True))
     ]
 
 

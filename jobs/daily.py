@@ -77,7 +77,13 @@ def personal_params(base: RuleParams, threshold: float | None) -> RuleParams:
 
 
 def observation(snap: Snapshot) -> Observation:
-    return Observation(day=snap.as_of, spread=snap.spread, percentile=snap.percentile, new_high=snap.history_rank == 1)
+    return Observation(
+        day=snap.as_of,
+        spread=snap.spread,
+        percentile=snap.percentile,
+        new_high=snap.history_rank == 1,
+        history_days=snap.history_days,
+    )
 
 
 def last_evaluated_key(source: str) -> str:

@@ -43,12 +43,14 @@ class RuleParams:
     new_high_tier: bool = True
     consecutive_days: int = 1
     remind_every_days: int = 5
+    # a percentile over a few days of history means nothing: no tier until the history is this long
+    min_history_days: int = 0
 
     def __post_init__(self) -> None:
         if not (0 <= self.resolve < self.enter <= self.high <= 100):
             raise ValueError("expected 0 <= resolve < enter <= high <= 100")
-        if self.consecutive_days < 1 or self.remind_every_days < 0:
-            raise ValueError("consecutive_days >= 1 and remind_every_days >= 0")
+        if self.consecutive_days < 1 or self.remind_every_days < 0 or self.min_history_days < 0:
+            raise ValueError("consecutive_days >= 1, remind_every_days >= 0 and min_history_days >= 0")
 
     def with_threshold(self, enter: float | None) -> RuleParams:
         """A subscriber's personal entry percentile; hysteresis keeps the same gap below it."""
@@ -67,6 +69,7 @@ def params_from_settings(alerts: AlertSettings) -> RuleParams:
         new_high_tier=alerts.new_high_tier,
         consecutive_days=alerts.consecutive_days,
         remind_every_days=alerts.remind_every_days,
+        min_history_days=alerts.min_history_days,
     )
 
 
@@ -76,6 +79,7 @@ class Observation:
     spread: float
     percentile: float
     new_high: bool  # the spread is the widest of its whole history so far (history rank 1)
+    history_days: int | None = None  # days in the percentile's history, this one included (None: enough)
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,8 @@ class Transition:
 
 def tier_of(params: RuleParams, obs: Observation) -> int:
     if obs.percentile < params.enter:
+        return 0
+    if obs.history_days is not None and obs.history_days < params.min_history_days:
         return 0
     if params.new_high_tier and obs.new_high:
         return 3

@@ -107,6 +107,7 @@ class AlertSettings(_Strict):
     new_high_tier: bool = True
     consecutive_days: int = Field(1, ge=1, le=60)
     remind_every_days: int = Field(5, ge=0, le=250)
+    min_history_days: int = Field(250, ge=0, le=5000)
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertSettings:

@@ -107,6 +107,8 @@ def loop_backtest(
     enter: float,
     resolve: float,
     consecutive: int,
+    history_days: list[int] | None = None,
+    min_history: int = 0,
 ) -> list[LoopEpisode]:
     episodes: list[LoopEpisode] = []
     current: LoopEpisode | None = None
@@ -114,7 +116,8 @@ def loop_backtest(
     for i, day in enumerate(days):
         s, p = spreads[i], pctls[i]
         if current is None:
-            streak = streak + 1 if p >= enter else 0
+            long_enough = history_days is None or history_days[i] >= min_history
+            streak = streak + 1 if p >= enter and long_enough else 0
             if streak >= consecutive:
                 ranking = ranking_on(closes, price_days, day)
                 current = LoopEpisode(day, None, day, s, 0, s, p, ranking[:5], ranking[::-1][:5], {})
@@ -193,6 +196,8 @@ def compare(
         params.enter,
         params.resolve,
         params.consecutive_days,
+        [i + 1 for i in keep],  # the series starts at the history start: day i has i + 1 days of history
+        params.min_history_days,
     )
     assert len(result.episodes) == len(expected)
     for got, want in zip(result.episodes, expected, strict=True):

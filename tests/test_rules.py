@@ -245,3 +245,15 @@ def test_the_study_window_holds_an_episode(sw_observations: list[Observation]) -
     _, out = replay(RuleParams(), window)
     assert any(t.kind is Kind.FIRE for t in out)
     assert pd.Timestamp(out[0].day) >= pd.Timestamp("2024-06-01")
+
+
+def test_no_tier_while_the_percentile_history_is_too_short() -> None:
+    params = RuleParams(enter=90, high=95, resolve=80, min_history_days=3, remind_every_days=0)
+    seq = [Observation(START + timedelta(days=i), 30.0 + i, 100.0, True, history_days=i + 1) for i in range(4)]
+    _, transitions = replay(params, seq)
+    # days 1 and 2 rank against one or two days: P100 and a "new high" that mean nothing
+    assert [(t.kind, t.day, t.tier) for t in transitions] == [
+        (Kind.FIRE, START + timedelta(days=2), 3),
+    ]
+    # an observation without a known history length is taken as long enough (the pure default)
+    assert tier_of(params, Observation(START, 1.0, 99.0, False)) == 2

@@ -28,6 +28,7 @@ from jobs.store import Store
 log = logging.getLogger("spreadwatch")
 
 EXIT_OK, EXIT_STALE, EXIT_CONFIG = 0, 1, 2
+EXIT_USAGE = EXIT_CONFIG  # a request the data cannot answer: like a bad argument
 
 
 def _date(text: str) -> date:
@@ -68,6 +69,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     result = engine.update()
     status = engine.status()
     report = build_report(engine.store, status, settings.metric.history_start, args.as_of)
+    if report is None and args.as_of is not None and engine.store.last_snapshot_date(status.source) is not None:
+        first = engine.store.spread_series(status.source).index[0].date()
+        message = f"no spread on or before {args.as_of}: the history of {status.source_label} starts on {first}"
+        if args.json:
+            print(json.dumps({"error": "before history", "source": status.source, "message": message}))
+        else:
+            print(message, file=sys.stderr)
+        return EXIT_USAGE
     if report is None:
         err = result.refresh.message if not result.refresh.ok else None
         if args.json:

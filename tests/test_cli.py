@@ -127,3 +127,11 @@ def test_a_csv_of_other_industries_and_a_shorter_history(
     assert data["history_start"].startswith("2015-")
     code, out, _ = report(capsys, "--db", db, "--source", f"csv:{citic_csv}", "--as-of", "2025-02-14", "--lang", "en")
     assert "of its history since 2015" in out
+
+
+def test_as_of_before_the_history_says_where_it_starts(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--db", str(db), "--as-of", "2009-03-02"]) == 2
+    err = capsys.readouterr().err
+    assert "no spread on or before 2009-03-02" in err and "starts on 2010-01-04" in err
+    assert main(["report", "--db", str(db), "--as-of", "2009-03-02", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"] == "before history"

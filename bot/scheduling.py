@@ -32,7 +32,7 @@ from bot.delivery import OutboxSender
 from bot.services import Services
 from jobs.calendar import TradingCalendar
 from jobs.calendar_refresh import refresh_calendar_if_due
-from jobs.daily import DailyResult, last_evaluated_key, run_daily
+from jobs.daily import DailyResult, last_evaluated_key, report_job_failure, run_daily
 from jobs.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -124,12 +124,24 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         # updates at once would store overlapping batches and the second would be rejected as a failure
         refresh_lock: asyncio.Lock = application.bot_data.setdefault(REFRESH_LOCK, asyncio.Lock())
         async with refresh_lock:
-            result = await asyncio.to_thread(run_daily, services, None, now)
+            try:
+                result = await asyncio.to_thread(run_daily, services, None, now)
+            except Exception as exc:  # a bug or a broken store: say so instead of going silent
+                log.exception("daily job failed")
+                result = await asyncio.to_thread(job_failed, services, local, exc)
         try:
             schedule_retry(application, services, result, local)
             await sender_of(application).drain()
         finally:
             application.bot_data[LAST_RESULT] = result  # /status shows it; set once the run is complete
+
+
+def job_failed(services: Services, local: datetime, exc: Exception) -> DailyResult:
+    day = services.engine.calendar.expected_data_date(local, services.settings.schedule.daily_time)
+    error = f"{type(exc).__name__}: {exc}"
+    queued = report_job_failure(services, day, error)
+    past_cutoff = local.time() >= services.settings.schedule.cutoff_time
+    return DailyResult("job_failed", day, queued=queued, retry=not past_cutoff, message=f"job failed: {error}")
 
 
 def schedule_retry(application: AnyApplication, services: Services, result: DailyResult, local: datetime) -> None:

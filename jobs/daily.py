@@ -59,6 +59,7 @@ class DailyServices(Protocol):
 @dataclass(frozen=True)
 class DailyResult:
     # evaluated | up_to_date | waiting (data not there yet) | missing (past the cut-off) | fetch_failed
+    # | job_failed (an unexpected error: admins told, nothing half-recorded)
     outcome: str
     target: date
     evaluated: tuple[date, ...] = ()
@@ -219,6 +220,12 @@ def _evaluate_day(
 
 def _lang(chat: Chat | None, settings: Settings) -> str:
     return chat.lang if chat is not None and chat.lang in ("zh", "en") else settings.lang
+
+
+def report_job_failure(services: DailyServices, day: date, error: str) -> int:
+    """Tell the admins (once per trading day) that the daily job itself failed, so it never goes silent."""
+    render, split = _default_render()
+    return _notify_admins(services, render, split, "job_failed", day, error)
 
 
 def _notify_admins(

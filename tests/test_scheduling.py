@@ -145,3 +145,41 @@ def test_alerts_command_is_for_admins_and_shows_states_and_reasons(db: Path) -> 
         assert "chat 801 · <b>fire</b>" in text and "&gt;= P1" in text
     finally:
         harness.stop()
+
+
+def test_a_failing_daily_job_tells_the_admins_once_instead_of_going_silent(db: Path) -> None:
+    clock = {"now": WED_18}
+    harness = BotHarness(db, clock=lambda: clock["now"]).start()
+    try:
+        services = harness.services
+        assert services is not None
+        services.chats.ensure(901)
+        services.chats.update(901, subscribed=True, lang="en")
+        services.chats.ensure(ADMIN_ID)
+        services.chats.update(ADMIN_ID, lang="en")
+        jq = harness.application.job_queue
+        bot_data = harness.application.bot_data
+        jq.run_once(daily_job, 0.01, name=CATCHUP_NAME)
+        wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
+        # a damaged store (here: an unreadable alert state) makes the next evaluation raise
+        with services.store.transaction() as conn:
+            conn.execute("UPDATE alert_state SET state_json = '{not json' WHERE chat_id = 901")
+            conn.execute("DELETE FROM meta WHERE key LIKE 'alerts:spread:last_evaluated:%'")
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)",
+                (f"alerts:spread:last_evaluated:{SOURCE}", "2026-05-29"),
+            )
+        for _ in range(2):  # the retry fails the same way: still one notice for the day
+            bot_data.pop(LAST_RESULT, None)
+            jq.run_once(daily_job, 0.01, name=RETRY_NAME)
+            wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
+            assert bot_data[LAST_RESULT].outcome == "job_failed"
+            assert bot_data[LAST_RESULT].retry  # 18:00 is before the cut-off
+        (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
+        assert notice.params["text"].startswith("⚠️ <b>Daily job failed · 2026-06-03</b>")
+        assert "daily job for 2026-06-03 stopped with an error" in notice.params["text"]
+        assert "JSONDecodeError" in notice.params["text"]
+        harness.fake.wait_idle(quiet=0.3)
+        assert len(harness.fake.sent(chat_id=ADMIN_ID)) == 1
+    finally:
+        harness.stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from bot_harness import ADMIN_ID, FRESH_NOW, SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 
@@ -97,3 +98,37 @@ def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:
     asyncio.run_coroutine_threadsafe(job.run(bot.application), bot._loop).result(timeout=30)
     (shown,) = bot.ask("/regime", chat_id=605, language_code="en")
     assert f"Regime scenarios · {FRESH_NOW.date()}" in shown.params["text"]
+
+
+def test_a_failing_regime_evaluation_tells_the_admins_once(db: Path) -> None:
+    import time
+
+    from bot.handlers.regime import regimes_job
+    from jobs.daily import last_evaluated_key
+
+    harness = BotHarness(db).start()
+    try:
+        services = harness.services
+        assert services is not None
+        services.chats.ensure(ADMIN_ID)
+        services.chats.update(ADMIN_ID, lang="en")
+        # the daily job evaluated 2026-06-02; the regimes' own bookkeeping is damaged
+        services.store.set_meta(last_evaluated_key(SOURCE), "2026-06-02")
+        services.store.set_meta(f"regimes:last_evaluated:{SOURCE}", "not a date")
+        jq = harness.application.job_queue
+        for _ in range(2):  # two 5-minute ticks fail the same way
+            jq.run_once(regimes_job, 0.01)
+            time.sleep(0.5)
+        jq.run_once(drain_now, 0.01)
+        (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
+        assert "2026-06-02" in notice.params["text"] and "regime evaluation: ValueError" in notice.params["text"]
+        harness.fake.wait_idle(quiet=0.5)
+        assert len(harness.fake.sent(chat_id=ADMIN_ID)) == 1
+    finally:
+        harness.stop()
+
+
+async def drain_now(context: Any) -> None:
+    from bot.scheduling import drain_job
+
+    await drain_job(context)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import Update
@@ -85,6 +85,15 @@ async def event(update: Update, context: Context) -> None:
     await reply(update, render("event_added", lang, event=added, until=until))
 
 
+def _tell_admins(services: Services, exc: Exception) -> None:
+    """One notice per trading day (the outbox key carries the day), not one per 5-minute retry."""
+    from jobs.daily import last_evaluated_key, report_job_failure
+
+    raw = services.store.get_meta(last_evaluated_key(services.engine.source.name))
+    day = date.fromisoformat(raw) if raw else services.engine.today(services.clock())
+    report_job_failure(services, day, f"regime evaluation: {type(exc).__name__}: {exc}")
+
+
 async def regimes_job(context: Context) -> None:
     """Evaluate the regimes for the day the daily job last evaluated, once (see ``run_regimes_if_due``)."""
     from jobs.daily import last_evaluated_key
@@ -97,8 +106,9 @@ async def regimes_job(context: Context) -> None:
     async with lock:
         try:
             run = await asyncio.to_thread(run_regimes_if_due, services, last_evaluated_key(services.engine.source.name))
-        except Exception:  # the next tick retries; the daily job and the bot carry on
+        except Exception as exc:  # the next tick retries; the daily job and the bot carry on
             log.exception("regime evaluation failed")
+            await asyncio.to_thread(_tell_admins, services, exc)
             return
     if run is not None:
         log.info(

@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 def test_empty_config_and_the_example_give_the_defaults() -> None:
     assert parse_settings({}).regimes == Settings().regimes
     example, _ = load_settings(REPO / "config.example.yaml")
-    assert example.regimes == Settings().regimes
+    # the example shows every default, and tracks the study's theme board on top
+    assert example.regimes.model_copy(update={"boards": ()}) == Settings().regimes
+    assert [b.name for b in example.regimes.boards] == ["DeepSeek概念"]
     assert Settings().regimes.reversal.n_days == 20 and Settings().regimes.heat.on_percentile == 90
 
 

@@ -95,6 +95,14 @@ def test_industry_by_name_code_and_suggestions(bot: BotHarness, capsys: pytest.C
     assert "matches several" in ambiguous.params["text"]
     assert "电子" in ambiguous.params["text"] and "电力设备" in ambiguous.params["text"]
 
+    # Shenwan's English names work too: exact, partial and mistyped
+    (computer,) = bot.ask("/industry Computer", chat_id=510, language_code="en")
+    assert "计算机 (801750)" in computer.params["text"]
+    (metals,) = bot.ask("/industry metals", chat_id=510, language_code="en")
+    assert "有色金属 (801050)" in metals.params["text"]
+    (banks,) = bot.ask("/industry bnaks", chat_id=510, language_code="en")
+    assert "银行" in banks.params["text"] and "/industry 801780" in banks.params["text"]
+
     (usage,) = bot.ask("/industry", chat_id=510, language_code="en")
     assert "Usage" in usage.params["text"]
 

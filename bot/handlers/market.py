@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.handlers.common import Context, args_of, chat_lang, no_data_text, reply, report_context, services_of
 from bot.handlers.keyboards import SPREAD_REFRESH, spread_keyboard
 from bot.render import render
+from jobs.sources.base import SW2021_L1_EN
 from jobs.spread import IndustryGain, Snapshot
 
 MAX_QUERY = 40  # longer "names" are not industry names; keep difflib's work bounded
@@ -66,10 +67,15 @@ def find_industry(snap: Snapshot, query: str) -> tuple[IndustryGain | None, list
     by_code = {g.code.casefold(): g for g in snap.gains}
     if q in by_code:
         return by_code[q], []
-    exact = [g for g in snap.gains if g.name.casefold() == q]
+    english = {g.code: SW2021_L1_EN.get(g.code, "").casefold() for g in snap.gains}
+    exact = [g for g in snap.gains if q in (g.name.casefold(), english[g.code])]
     if exact:
         return exact[0], []
-    partial = [g for g in snap.gains if q and (q in g.name.casefold() or g.name.casefold() in q)]
+    partial = [
+        g
+        for g in snap.gains
+        if q and (q in g.name.casefold() or g.name.casefold() in q or (len(q) >= 3 and q in english[g.code]))
+    ]
     if len(partial) == 1:
         return partial[0], []
     if partial:
@@ -77,6 +83,10 @@ def find_industry(snap: Snapshot, query: str) -> tuple[IndustryGain | None, list
     names = {g.name: g for g in snap.gains}
     close = difflib.get_close_matches(query.strip(), list(names), n=5, cutoff=0.3)
     if not close:
+        by_english = {english[g.code]: g for g in snap.gains if english[g.code]}
+        typo = difflib.get_close_matches(q, list(by_english), n=5, cutoff=0.6)
+        if typo:
+            return None, [by_english[e] for e in typo]
         # codes share a prefix (8010..), so a mistyped code is close to a handful of real ones
         codes = {g.code: g for g in snap.gains}
         close_codes = difflib.get_close_matches(query.strip(), list(codes), n=5, cutoff=0.6)

@@ -43,6 +43,41 @@ SW2021_L1: dict[str, str] = {
     "801980": "美容护理",
 }
 
+# Shenwan's English names of the same industries, so that /industry understands "computer" or "coal".
+SW2021_L1_EN: dict[str, str] = {
+    "801010": "Agriculture, Forestry, Animal Husbandry and Fishery",
+    "801030": "Basic Chemicals",
+    "801040": "Steel",
+    "801050": "Non-ferrous Metals",
+    "801080": "Electronics",
+    "801110": "Household Appliances",
+    "801120": "Food and Beverage",
+    "801130": "Textiles and Apparel",
+    "801140": "Light Industry Manufacturing",
+    "801150": "Pharmaceuticals and Biotechnology",
+    "801160": "Utilities",
+    "801170": "Transportation",
+    "801180": "Real Estate",
+    "801200": "Commerce and Retail",
+    "801210": "Social Services",
+    "801230": "Comprehensive",
+    "801710": "Building Materials",
+    "801720": "Construction and Decoration",
+    "801730": "Power Equipment",
+    "801740": "Defense and Military",
+    "801750": "Computer",
+    "801760": "Media",
+    "801770": "Telecommunications",
+    "801780": "Banks",
+    "801790": "Non-bank Financials",
+    "801880": "Automobiles",
+    "801890": "Machinery and Equipment",
+    "801950": "Coal",
+    "801960": "Oil and Petrochemicals",
+    "801970": "Environmental Protection",
+    "801980": "Beauty Care",
+}
+
 BATCH_COLUMNS = ["date", "code", "name", "close", "amount"]
 
 

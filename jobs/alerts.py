@@ -22,19 +22,15 @@ import json
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from jobs.outbox import Outbox
 from jobs.rules import AlertState, RuleParams, Transition
 from jobs.spread import Snapshot
-from jobs.store import Store
+from jobs.store import Store, now_iso
 
 SPREAD_RULE = "spread"
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -133,7 +129,7 @@ def _record_one(
         """INSERT INTO alert_state (rule_id, chat_id, state_json, day, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(rule_id, chat_id) DO UPDATE SET state_json = excluded.state_json, day = excluded.day,
            updated_at = excluded.updated_at""",
-        (rule_id, outcome.chat_id, json.dumps(dict(outcome.state), default=str), day.isoformat(), _now()),
+        (rule_id, outcome.chat_id, json.dumps(dict(outcome.state), default=str), day.isoformat(), now_iso()),
     )
     acc.states += 1
     t = outcome.transition
@@ -152,7 +148,7 @@ def _record_one(
             t.reason,
             json.dumps(dict(t.inputs), ensure_ascii=False, default=str),
             int(bool(t.parts)),
-            _now(),
+            now_iso(),
         ),
     )
     if cur.rowcount != 1:

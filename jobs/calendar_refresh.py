@@ -12,7 +12,7 @@ import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from itertools import pairwise
 
 import pandas as pd
@@ -21,7 +21,7 @@ from jobs.calendar import TradingCalendar, shipped_trading_days
 from jobs.settings import DataSettings
 from jobs.sources.base import FetchError
 from jobs.sources.upstream import akshare, call_upstream
-from jobs.store import FetchRecord, Store
+from jobs.store import FetchRecord, Store, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +45,6 @@ class CalendarRefreshResult:
     new_days: int  # days stored by this refresh
     known_until: date | None  # last known trading day after the refresh
     message: str
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def fetch_trading_days(settings: DataSettings) -> list[date]:
@@ -124,7 +120,7 @@ def store_calendar_days(
 
 def refresh_calendar(store: Store, settings: DataSettings, today: date) -> CalendarRefreshResult:
     """Fetch, check and store the live trading calendar; a failure leaves the stored days as they were."""
-    started = _now()
+    started = now_iso()
     try:
         days = fetch_trading_days(settings)
         new = store_calendar_days(store, days, today)
@@ -132,12 +128,12 @@ def refresh_calendar(store: Store, settings: DataSettings, today: date) -> Calen
         message = str(exc)
         log.error("calendar refresh failed, keeping the known calendar: %s", message)
         known = TradingCalendar.default(store.calendar_days()).known_until
-        store.log_fetch(FetchRecord(SOURCE, "calendar", started, _now(), False, 0, known, message))
+        store.log_fetch(FetchRecord(SOURCE, "calendar", started, now_iso(), False, 0, known, message))
         return CalendarRefreshResult(False, 0, 0, known, message)
     known = TradingCalendar.default(store.calendar_days()).known_until
     message = f"{len(days)} trading days fetched, {new} new; trading days known until {known}"
     log.info("calendar refresh: %s", message)
-    store.log_fetch(FetchRecord(SOURCE, "calendar", started, _now(), True, new, known, message))
+    store.log_fetch(FetchRecord(SOURCE, "calendar", started, now_iso(), True, new, known, message))
     return CalendarRefreshResult(True, len(days), new, known, message)
 
 

@@ -24,15 +24,11 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
-from jobs.store import Store
+from jobs.store import Store, now_iso
 
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -93,7 +89,7 @@ class Outbox:
         log_id: int | None = None,
     ) -> int:
         """Queue ``parts`` (one message split at Telegram's limit) for a chat; returns rows added."""
-        now, created = self.clock(), _iso_now()
+        now, created = self.clock(), now_iso()
         added = 0
         for i, text in enumerate(parts):
             cur = conn.execute(
@@ -168,7 +164,7 @@ class Outbox:
             cur = conn.execute(
                 """UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, lease_until = NULL,
                    last_error = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
-                (message_id, _iso_now(), row_id, worker),
+                (message_id, now_iso(), row_id, worker),
             )
             return cur.rowcount == 1
 

@@ -154,7 +154,8 @@ def _enable_wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
             delay = min(delay * 2, 0.5)
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The UTC timestamp every table's *_at columns use."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
@@ -277,7 +278,7 @@ class Store:
                 [(source, c, d.isoformat(), n) for c, d, n in names],
             )
             # a version per source lets every process know whether its cached price frame is current
-            self.set_meta(f"prices_version:{source}", _now() + f"#{time.monotonic_ns()}", conn)
+            self.set_meta(f"prices_version:{source}", now_iso() + f"#{time.monotonic_ns()}", conn)
         return len(rows)
 
     def load_prices(self, source: str, column: str = "close") -> pd.DataFrame:
@@ -329,7 +330,7 @@ class Store:
         if since is not None:
             start = int(frame.index.searchsorted(pd.Timestamp(since), side="right"))
             positions = range(start, len(frame))
-        computed_at = _now()
+        computed_at = now_iso()
         rows = []
         for pos in positions:
             snap = history._snapshot_at(pos)
@@ -429,7 +430,7 @@ class Store:
     def save_calendar_days(self, days: Sequence[date]) -> None:
         with self.transaction() as conn:
             conn.executemany("INSERT OR IGNORE INTO calendar_days (date) VALUES (?)", [(d.isoformat(),) for d in days])
-            self.set_meta("calendar_refreshed_at", _now(), conn)
+            self.set_meta("calendar_refreshed_at", now_iso(), conn)
 
 
 @dataclass(frozen=True)
@@ -469,7 +470,7 @@ class ChatRepo:
         return None if row is None else _chat_from_row(row)
 
     def ensure(self, chat_id: int, chat_type: str = "private") -> Chat:
-        now = _now()
+        now = now_iso()
         with self.store.transaction() as conn:
             conn.execute(
                 """INSERT INTO chats (chat_id, chat_type, created_at, updated_at) VALUES (?, ?, ?, ?)
@@ -489,14 +490,14 @@ class ChatRepo:
         ]
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.store.transaction() as conn:
-            conn.execute(f"UPDATE chats SET {sets}, updated_at = ? WHERE chat_id = ?", (*values, _now(), chat_id))
+            conn.execute(f"UPDATE chats SET {sets}, updated_at = ? WHERE chat_id = ?", (*values, now_iso(), chat_id))
 
     def migrate(self, old_chat_id: int, new_chat_id: int) -> None:
         """A group became a supergroup: the chat keeps its settings under the new id."""
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM chats WHERE chat_id = ?", (new_chat_id,))
             conn.execute(
-                "UPDATE chats SET chat_id = ?, updated_at = ? WHERE chat_id = ?", (new_chat_id, _now(), old_chat_id)
+                "UPDATE chats SET chat_id = ?, updated_at = ? WHERE chat_id = ?", (new_chat_id, now_iso(), old_chat_id)
             )
 
     def subscribers(self) -> list[Chat]:

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -27,7 +27,7 @@ from jobs.regimes.repo import RegimeRepo
 from jobs.settings import Settings
 from jobs.sources.base import FetchError
 from jobs.sources.upstream import akshare, call_upstream
-from jobs.store import FetchRecord, Store
+from jobs.store import FetchRecord, Store, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,6 @@ class InputRefresh:
     rows: int
     last_date: date | None
     message: str
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _next_month(month: date) -> date:
@@ -214,16 +210,16 @@ def fetch_board(settings: Settings, name: str, day: date, market_cap: float) -> 
 
 # -- refresh -----------------------------------------------------------------------------------
 def _run(store: Store, kind: str, last: date | None, job: Callable[[], tuple[int, date | None]]) -> InputRefresh:
-    started = _now()
+    started = now_iso()
     try:
         rows, newest = job()
     except (FetchError, InputRejected) as exc:
         message = str(exc)
         log.error("regime input %s: %s; keeping the last good data (up to %s)", kind, message, last)
-        store.log_fetch(FetchRecord(SOURCE, kind, started, _now(), False, 0, last, message))
+        store.log_fetch(FetchRecord(SOURCE, kind, started, now_iso(), False, 0, last, message))
         return InputRefresh(kind, False, 0, last, message)
     message = f"{rows} new row(s)" if rows else "no new data"
-    store.log_fetch(FetchRecord(SOURCE, kind, started, _now(), True, rows, newest, message))
+    store.log_fetch(FetchRecord(SOURCE, kind, started, now_iso(), True, rows, newest, message))
     return InputRefresh(kind, True, rows, newest, message)
 
 
@@ -287,7 +283,14 @@ def refresh_regime_inputs(store: Store, settings: Settings, today: date, *, forc
             if not market:
                 store.log_fetch(
                     FetchRecord(
-                        SOURCE, kind, _now(), _now(), False, 0, repo.last_board_date(b.name), "no total market cap"
+                        SOURCE,
+                        kind,
+                        now_iso(),
+                        now_iso(),
+                        False,
+                        0,
+                        repo.last_board_date(b.name),
+                        "no total market cap",
                     )
                 )
                 out.append(InputRefresh(kind, False, 0, repo.last_board_date(b.name), "no total market cap"))

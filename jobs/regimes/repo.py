@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pandas as pd
 
@@ -13,11 +13,7 @@ from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.transitions import Known, Transition
 from jobs.regimes.types import ScenarioResult, State
-from jobs.store import Store
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+from jobs.store import Store, now_iso
 
 
 class RegimeRepo:
@@ -106,7 +102,7 @@ class RegimeRepo:
         with self.store.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO policy_events (date, text, author_id, author, created_at) VALUES (?, ?, ?, ?, ?)",
-                (day.isoformat(), text, author_id, author, _now()),
+                (day.isoformat(), text, author_id, author, now_iso()),
             )
             return int(cur.lastrowid or 0)
 
@@ -114,7 +110,7 @@ class RegimeRepo:
         """Removed events stay in the table (marked) so that past states remain explainable."""
         with self.store.transaction() as conn:
             cur = conn.execute(
-                "UPDATE policy_events SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", (_now(), event_id)
+                "UPDATE policy_events SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL", (now_iso(), event_id)
             )
             return cur.rowcount > 0
 
@@ -135,7 +131,7 @@ class RegimeRepo:
         self, conn: sqlite3.Connection, day: date, known: dict[str, Known], transitions: Sequence[Transition]
     ) -> None:
         """Store the new known states and the transitions, inside the caller's transaction."""
-        now = _now()
+        now = now_iso()
         reasons = {t.scenario: t.result for t in transitions}
         for name, k in known.items():
             r = reasons.get(name)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from jobs.alerts import (
@@ -45,6 +45,7 @@ from jobs.store import Chat, ChatRepo, Store
 log = logging.getLogger(__name__)
 
 DATA_RULE = "data"  # outbox rule id of admin data-problem notices
+OUTBOX_KEEP_DAYS = 180  # finished outbox rows of older trading days are pruned
 Render = Callable[..., str]  # render(kind, lang, **context) -> text
 Split = Callable[[str], list[str]]
 
@@ -146,6 +147,9 @@ def run_daily(
         retry = False
         message = f"evaluated {len(evaluated)} day(s) up to {target}" if evaluated else f"{target} already evaluated"
     log.info("daily run: %s", message)
+    pruned = Outbox(store).prune(target - timedelta(days=OUTBOX_KEEP_DAYS))
+    if pruned:
+        log.info("outbox: %d finished row(s) older than %d days pruned", pruned, OUTBOX_KEEP_DAYS)
     return DailyResult(outcome, target, tuple(evaluated), transitions, queued, retry, message)
 
 

@@ -212,3 +212,14 @@ class Outbox:
             )
             conn.execute("UPDATE OR IGNORE alert_state SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
             return moved
+
+    def prune(self, before: date) -> int:
+        """Forget finished rows of trading days before ``before``; returns how many.
+
+        Safe for the no-duplicate guarantee: a day that old is never evaluated again (the daily job
+        keeps its last evaluated day), so its idempotency keys are no longer needed. Unsent rows stay.
+        """
+        with self.store.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM outbox WHERE day < ? AND status IN ('sent', 'failed', 'dead')", (before.isoformat(),)
+            ).rowcount

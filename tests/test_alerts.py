@@ -190,3 +190,18 @@ def test_a_migrated_row_already_queued_under_the_new_id_is_not_doubled(store: St
     assert outbox.move_chat(-100, -1_000_000_000_100) == 0
     assert [r.chat_id for r in outbox.rows(status="pending")] == [-1_000_000_000_100]
     assert len(outbox.rows(status="dead")) == 1
+
+
+def test_prune_forgets_only_finished_rows_of_old_days(store: Store) -> None:
+    outbox = Outbox(store)
+    with store.transaction() as conn:
+        for day, chat in ((date(2024, 1, 2), 1), (date(2024, 1, 2), 2), (date(2025, 2, 14), 1)):
+            outbox.enqueue(conn, rule_id="spread", tier=1, kind="fire", day=day, chat_id=chat, parts=["x"])
+    old_sent, _old_pending, recent = outbox.rows()
+    assert outbox.claim(old_sent.id, "w", 60) and outbox.mark_sent(old_sent.id, "w", 7)
+    assert outbox.claim(recent.id, "w", 60) and outbox.mark_sent(recent.id, "w", 8)
+    assert outbox.prune(date(2025, 1, 1)) == 1
+    assert [(r.chat_id, r.day, r.status) for r in outbox.rows()] == [
+        (2, date(2024, 1, 2), "pending"),  # never sent: kept whatever its age
+        (1, date(2025, 2, 14), "sent"),
+    ]

@@ -62,7 +62,7 @@ def open_engine(settings: Settings) -> Engine:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bot.render import render
+    from jobs.messages import render
 
     settings = settings_from_args(args)
     engine = open_engine(settings)

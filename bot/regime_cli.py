@@ -34,7 +34,7 @@ def add_regime_command(
 
 def cmd_regime(args: argparse.Namespace) -> int:
     from bot.cli import EXIT_OK, EXIT_STALE, open_engine, settings_from_args
-    from bot.render import render
+    from jobs.messages import render
     from jobs.regimes.inputs import refresh_regime_inputs
     from jobs.regimes.service import evaluate_regimes
 

@@ -35,6 +35,8 @@ from jobs.alerts import (
     state_from_json,
     state_to_json,
 )
+from jobs.messages import render as default_render
+from jobs.messages import split_message
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
 from jobs.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
@@ -92,13 +94,6 @@ def last_evaluated_key(source: str) -> str:
     return f"alerts:{SPREAD_RULE}:last_evaluated:{source}"
 
 
-def _default_render() -> tuple[Render, Split]:
-    # jinja only (no telegram): the templates live with the bot's other messages
-    from bot.render import render, split_message
-
-    return render, split_message
-
-
 def run_daily(
     services: DailyServices,
     as_of: date | None = None,
@@ -106,11 +101,8 @@ def run_daily(
     render: Render | None = None,
 ) -> DailyResult:
     settings, store, engine = services.settings, services.store, services.engine
-    split: Split
-    if render is None:
-        render, split = _default_render()
-    else:
-        from bot.render import split_message as split
+    render = render or default_render
+    split: Split = split_message
     local = engine.local_now(now)
     calendar = engine.calendar
     schedule = settings.schedule
@@ -228,8 +220,7 @@ def _lang(chat: Chat | None, settings: Settings) -> str:
 
 def report_job_failure(services: DailyServices, day: date, error: str) -> int:
     """Tell the admins (once per trading day) that the daily job itself failed, so it never goes silent."""
-    render, split = _default_render()
-    return _notify_admins(services, render, split, "job_failed", day, error)
+    return _notify_admins(services, default_render, split_message, "job_failed", day, error)
 
 
 def _notify_admins(

@@ -93,7 +93,7 @@ def test_crash_between_outbox_and_state_commit_sends_nothing_twice(services: Ser
         pass
 
     def enqueue_then_die(report: RegimeReport, transitions: Sequence[Transition]) -> None:
-        from bot.render import render, split_message
+        from jobs.messages import render, split_message
 
         job._queue_alerts(services, report, transitions, HOT, render, split_message)
         raise Crash

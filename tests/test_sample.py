@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from bot.render import render
 from jobs.calendar import TradingCalendar
+from jobs.messages import render
 from jobs.pipeline import Engine
 from jobs.report import build_report
 from jobs.settings import Settings, parse_settings

@@ -6,7 +6,7 @@ import pytest
 from fakebot import _balanced_html
 from template_contexts import EVIL, EVIL_ESCAPED, SAMPLE_CONTEXTS, STATIC_KINDS
 
-from bot.render import LANGS, TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
+from jobs.messages import LANGS, TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
 
 
 def kinds(lang: str) -> set[str]:

@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, admin_only, chat_lang, reply, services_of
-from bot.render import render
+from jobs.messages import render
 
 log = logging.getLogger(__name__)
 

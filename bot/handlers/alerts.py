@@ -10,10 +10,10 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, admin_only, chat_lang, reply, services_of
-from bot.render import render
 from bot.services import Services
 from jobs.alerts import all_states, transitions
 from jobs.daily import last_evaluated_key
+from jobs.messages import render
 from jobs.outbox import Outbox
 
 LAST_TRANSITIONS = 15

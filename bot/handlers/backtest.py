@@ -17,10 +17,10 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, args_of, chat_lang, data_status, no_data_text, reply, services_of
-from bot.render import render
 from bot.services import Services
 from jobs.backtest import BacktestResult, load_backtest
 from jobs.export import history_csv
+from jobs.messages import render
 from jobs.rules import params_from_settings
 
 RECENT_EPISODES = 5

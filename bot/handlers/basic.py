@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.handlers.common import Context, chat_lang, is_admin, reply, services_of
 from bot.handlers.keyboards import SUBSCRIBE_CONFIRM, subscribe_keyboard
 from bot.handlers.subscription import may_change, refuse_change, subscribe_chat, threshold_ctx
-from bot.render import render
+from jobs.messages import render
 
 
 def menu_entries(context: Context, lang: str, admin: bool) -> list[dict[str, Any]]:

@@ -11,8 +11,8 @@ from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot.render import LANGS, render, split_message
 from bot.services import Services
+from jobs.messages import LANGS, render, split_message
 from jobs.pipeline import DataStatus
 from jobs.report import build_report
 

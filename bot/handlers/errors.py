@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.handlers.common import Context, chat_lang, reply, services_of
-from bot.render import render
+from jobs.messages import render
 
 log = logging.getLogger(__name__)
 

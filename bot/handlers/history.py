@@ -12,7 +12,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, args_of, chat_lang, data_status, no_data_text, reply, services_of
-from bot.render import render
+from jobs.messages import render
 
 PERIODS = {"1y": 1, "3y": 3, "5y": 5, "all": None}
 DEFAULT_PERIOD = "1y"

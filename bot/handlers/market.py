@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.handlers.common import Context, args_of, chat_lang, no_data_text, reply, report_context, services_of
 from bot.handlers.keyboards import SPREAD_REFRESH, spread_keyboard
-from bot.render import render
+from jobs.messages import render
 from jobs.sources.base import SW2021_L1_EN
 from jobs.spread import IndustryGain, Snapshot
 

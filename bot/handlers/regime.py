@@ -17,8 +17,8 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, admin_only, args_of, chat_lang, reply, services_of
-from bot.render import render
 from bot.services import Services
+from jobs.messages import render
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.service import refresh_report, stored_report
 

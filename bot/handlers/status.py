@@ -10,9 +10,9 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, chat_lang, data_status, reply, services_of
-from bot.render import render
 from bot.scheduling import LAST_RESULT
 from jobs.daily import DailyResult, last_evaluated_key
+from jobs.messages import render
 
 DAILY_JOB_NAME = "daily"
 

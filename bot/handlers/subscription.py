@@ -12,8 +12,8 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.handlers.common import Context, chat_lang, reply, services_of
 from bot.handlers.keyboards import SETTINGS_PREFIX, parse_settings_data, settings_keyboard
-from bot.render import render
 from bot.services import Services
+from jobs.messages import render
 
 GROUP_MANAGERS = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from jobs.messages import render as default_render
+from jobs.messages import split_message
 from jobs.pipeline import Engine
 from jobs.regimes.inputs import InputRefresh, refresh_regime_inputs
 from jobs.regimes.service import RegimeReport, update_regimes
@@ -61,11 +63,7 @@ def run_regimes(
     fetch: bool = True,
 ) -> RegimeRun:
     """Called by the daily job after the prices are refreshed and the day's snapshot is stored."""
-    if render is None or split is None:
-        from bot.render import render as default_render
-        from bot.render import split_message
-
-        render, split = render or default_render, split or split_message
+    render, split = render or default_render, split or split_message
     settings, store = services.settings, services.store
     inputs = refresh_regime_inputs(store, settings, day) if fetch else []
     queued = [0]

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.services import Services
+from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import last_evaluated_key, run_daily
 from jobs.outbox import Outbox
 from jobs.regimes.job import run_regimes_if_due
@@ -43,6 +44,9 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     services = Services.build(settings)
+    calendar = maintain_calendar(services, services.engine.today())
+    if calendar is not None:
+        print(f"calendar: {'ok' if calendar.ok else 'refresh FAILED'} - {calendar.message}")
     result = run_daily(services, as_of=args.as_of)
     print(
         f"run-daily {result.target}: {result.outcome} - {result.message}; "

@@ -8,9 +8,9 @@
   day is missing (once: the outbox key carries the day).
 * ``daily-catchup``: on start-up, when the last evaluated trading day is older than the day whose
   data should already be out, one run shortly after start.
-* ``calendar`` (live source only): every morning, and once shortly after start, the trading calendar
-  is refreshed from the live source when its known days are about to run out (akshare's shipped file
-  ends 2026-12-31); new days are used at once.
+* ``calendar`` (every source): every morning, and once shortly after start, the trading calendar is
+  refreshed from the live source when its known days are about to run out (akshare's shipped file
+  ends 2026-12-31); new days are used at once, and a failed refresh tells the admins once.
 * ``outbox``: every ``DRAIN_EVERY_S`` the outbox is drained, which also resumes a broadcast a crash or
   restart interrupted and sends rows whose backoff has passed.
 
@@ -30,8 +30,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.delivery import OutboxSender
 from bot.services import Services
-from jobs.calendar import TradingCalendar
-from jobs.calendar_refresh import refresh_calendar_if_due
+from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import DailyResult, last_evaluated_key, report_job_failure, run_daily
 from jobs.outbox import Outbox
 
@@ -91,17 +90,15 @@ def install(application: AnyApplication, services: Services) -> None:
     jq.run_repeating(drain_job, interval=DRAIN_EVERY_S, first=DRAIN_FIRST_S, name=DRAIN_NAME)
     if catchup_needed(services):
         jq.run_once(daily_job, when=CATCHUP_DELAY_S, name=CATCHUP_NAME)
-    if services.settings.data.source == "akshare":  # the offline sources never touch the network
-        jq.run_daily(calendar_job, time=CALENDAR_TIME.replace(tzinfo=tz), name=CALENDAR_NAME)
-        jq.run_once(calendar_job, when=CALENDAR_FIRST_S, name=CALENDAR_NAME)
+    jq.run_daily(calendar_job, time=CALENDAR_TIME.replace(tzinfo=tz), name=CALENDAR_NAME)
+    jq.run_once(calendar_job, when=CALENDAR_FIRST_S, name=CALENDAR_NAME)
 
 
 async def calendar_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     services = services_of(context.application)
     today = services.engine.today(services.clock())
-    result = await asyncio.to_thread(refresh_calendar_if_due, services.store, services.settings.data, today)
-    if result is not None and result.ok and result.new_days:
-        services.engine.calendar = TradingCalendar.default(services.store.calendar_days())
+    result = await asyncio.to_thread(maintain_calendar, services, today)
+    if result is not None:
         log.info("calendar: %s", result.message)
 
 

@@ -17,7 +17,8 @@ from itertools import pairwise
 
 import pandas as pd
 
-from jobs.calendar import TradingCalendar, shipped_trading_days
+from jobs.calendar import TradingCalendar, base_trading_days
+from jobs.notices import NoticeServices, notify_admins
 from jobs.settings import DataSettings
 from jobs.sources.base import FetchError
 from jobs.sources.upstream import akshare, call_upstream
@@ -105,11 +106,9 @@ def validate_calendar_days(days: Sequence[date], today: date, reference: Sequenc
     return sorted(days)
 
 
-def store_calendar_days(
-    store: Store, days: Sequence[date], today: date, reference: Sequence[date] | None = None
-) -> int:
-    """Validate ``days`` against ``reference`` (default: the shipped file) and store those after it."""
-    ref = list(shipped_trading_days() if reference is None else reference)
+def store_calendar_days(store: Store, days: Sequence[date], today: date, reference: Sequence[date]) -> int:
+    """Validate ``days`` against ``reference`` (the calendar's base) and store those after it."""
+    ref = list(reference)
     valid = validate_calendar_days(days, today, ref)
     after = [d for d in valid if not ref or d > ref[-1]]
     before = set(store.calendar_days())
@@ -121,16 +120,17 @@ def store_calendar_days(
 def refresh_calendar(store: Store, settings: DataSettings, today: date) -> CalendarRefreshResult:
     """Fetch, check and store the live trading calendar; a failure leaves the stored days as they were."""
     started = now_iso()
+    base = base_trading_days(settings.calendar_file)
     try:
         days = fetch_trading_days(settings)
-        new = store_calendar_days(store, days, today)
+        new = store_calendar_days(store, days, today, base)
     except (FetchError, CalendarRejected) as exc:
         message = str(exc)
         log.error("calendar refresh failed, keeping the known calendar: %s", message)
-        known = TradingCalendar.default(store.calendar_days()).known_until
+        known = TradingCalendar([*base, *store.calendar_days()]).known_until
         store.log_fetch(FetchRecord(SOURCE, "calendar", started, now_iso(), False, 0, known, message))
         return CalendarRefreshResult(False, 0, 0, known, message)
-    known = TradingCalendar.default(store.calendar_days()).known_until
+    known = TradingCalendar([*base, *store.calendar_days()]).known_until
     message = f"{len(days)} trading days fetched, {new} new; trading days known until {known}"
     log.info("calendar refresh: %s", message)
     store.log_fetch(FetchRecord(SOURCE, "calendar", started, now_iso(), True, new, known, message))
@@ -151,7 +151,7 @@ def refresh_calendar_if_due(store: Store, settings: DataSettings, today: date) -
     would count a holiday as a trading day (the daily job then waits for data that never comes and
     reports the day missing), so the refresh starts well before that.
     """
-    known = TradingCalendar.default(store.calendar_days()).known_until
+    known = TradingCalendar([*base_trading_days(settings.calendar_file), *store.calendar_days()]).known_until
     if known is not None and (known - today).days > DUE_WITHIN_DAYS:
         return None
     attempted = store.get_meta(ATTEMPT_KEY)
@@ -159,3 +159,17 @@ def refresh_calendar_if_due(store: Store, settings: DataSettings, today: date) -
         return None
     store.set_meta(ATTEMPT_KEY, today.isoformat())
     return refresh_calendar(store, settings, today)
+
+
+def maintain_calendar(services: NoticeServices, today: date) -> CalendarRefreshResult | None:
+    """The calendar step of the daily run (the bot's ``calendar`` job, ``spreadwatch run-daily``), any source.
+
+    Refreshes when due; a failed refresh, which only happens within DUE_WITHIN_DAYS of the known end,
+    tells the admins once per known end (the notice's key is that day). The engine's calendar is
+    rebuilt either way, so refreshed or observed days count at once.
+    """
+    result = refresh_calendar_if_due(services.store, services.settings.data, today)
+    if result is not None and not result.ok and result.known_until is not None:
+        notify_admins(services, "calendar_refresh_failed", result.known_until, result.message)
+    services.engine.reload_calendar()
+    return result

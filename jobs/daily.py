@@ -8,8 +8,11 @@ transaction as the state change, and a sender drains the outbox afterwards.
   (``schedule.daily_time``), or the trading day on or before ``as_of``.
 * A failed fetch (or a rejected batch) evaluates nothing; admins get one ``data_problem`` message per
   incident (the outbox key includes the day, so retries do not repeat it).
-* When the target's data is not there yet the result says so and asks for a retry; after
-  ``schedule.cutoff_time`` admins are told once that the day is missing.
+* When the target's data is not there yet (or the day lacks an industry's close) the result says so
+  and asks for a retry; after ``schedule.cutoff_time`` admins are told once that the day is missing,
+  naming the missing industries. A target past the known calendar (a presumed trading day) without
+  data is *unknown*, not missing: it may be a holiday nobody has published yet. Admins get one notice
+  per known calendar end asking for a calendar refresh, not one per day.
 * Every trading day with a snapshot after the last evaluated one is evaluated in order (a catch-up
   after downtime); the last evaluated day is stored with the transitions, so no date is evaluated twice.
   On the very first run only the latest day is evaluated: history is not replayed into alerts.
@@ -23,6 +26,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from jobs.alerts import (
@@ -37,16 +41,16 @@ from jobs.alerts import (
 )
 from jobs.messages import render as default_render
 from jobs.messages import split_message
+from jobs.notices import chat_lang, notify_admins
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
 from jobs.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
 from jobs.settings import Settings
 from jobs.spread import Snapshot
-from jobs.store import Chat, ChatRepo, Store
+from jobs.store import ChatRepo, Store
 
 log = logging.getLogger(__name__)
 
-DATA_RULE = "data"  # outbox rule id of admin data-problem notices
 OUTBOX_KEEP_DAYS = 180  # finished outbox rows of older trading days are pruned
 Render = Callable[..., str]  # render(kind, lang, **context) -> text
 Split = Callable[[str], list[str]]
@@ -61,7 +65,8 @@ class DailyServices(Protocol):
 
 @dataclass(frozen=True)
 class DailyResult:
-    # evaluated | up_to_date | waiting (data not there yet) | missing (past the cut-off) | fetch_failed
+    # evaluated | up_to_date | waiting (data not there yet) | missing (past the cut-off) | unknown (a
+    # presumed day past the known calendar without data: maybe a holiday) | fetch_failed
     # | job_failed (an unexpected error: admins told, nothing half-recorded)
     outcome: str
     target: date
@@ -103,6 +108,7 @@ def run_daily(
     settings, store, engine = services.settings, services.store, services.engine
     render = render or default_render
     split: Split = split_message
+    notify = partial(notify_admins, services, render_fn=render, split_fn=split)
     local = engine.local_now(now)
     calendar = engine.calendar
     schedule = settings.schedule
@@ -115,7 +121,7 @@ def run_daily(
     update = engine.update(until=target)
     source = engine.source.name
     if not update.refresh.ok:
-        queued = _notify_admins(services, render, split, "fetch_failed", target, update.refresh.message)
+        queued = notify("fetch_failed", target, update.refresh.message)
         return DailyResult(
             "fetch_failed",
             target,
@@ -126,14 +132,31 @@ def run_daily(
 
     evaluated, transitions, queued = _evaluate_new_days(services, render, split, source, target, local)
     last = store.last_snapshot_date(source)
+    calendar = engine.calendar  # the update may have confirmed days past the known end
     if last is None or last < target:
-        if past_cutoff:
-            queued += _notify_admins(services, render, split, "missing", target, None)
+        incomplete = engine.incomplete_day()
+        lacking = ""
+        if incomplete is not None:
+            lacking = f" ({incomplete.day} lacks {', '.join(n for _, n in incomplete.missing)})"
+        unknown = not calendar.is_confirmed(target) and not calendar.presumed_days_beyond_limit(target)
+        if past_cutoff and unknown and incomplete is None:
+            known = calendar.known_until or target
+            told = notify("calendar_unknown", known, None, unknown_day=target)
+            queued += told
+            outcome, retry = "unknown", False
+            message = (
+                f"no data for {target}, which is past the known trading calendar (ends {known}): it may be a "
+                f"holiday, so it is not reported missing; {_told(told, ' to refresh the calendar')}"
+            )
+        elif past_cutoff:
+            told = notify("missing", target, None, incomplete=incomplete)
+            queued += told
             outcome, retry = "missing", False
-            message = f"no data for {target} by the cut-off {schedule.cutoff_time:%H:%M}; admins told"
+            cutoff = f"{schedule.cutoff_time:%H:%M}"
+            message = f"no complete data for {target} by the cut-off {cutoff}{lacking}; {_told(told)}"
         else:
             outcome, retry = "waiting", True
-            message = f"data for {target} is not there yet (latest {last}); will retry"
+            message = f"complete data for {target} is not there yet (latest {last or 'none'}){lacking}; will retry"
     else:
         outcome = "evaluated" if evaluated else "up_to_date"
         retry = False
@@ -199,7 +222,7 @@ def _evaluate_day(
             muted = chat.muted_on(local.date())
             parts: Sequence[str] = ()
             if not muted:
-                text = render(f"alert_{tr.kind.value}", _lang(chat, settings), tr=tr, params=params, **ctx_common)
+                text = render(f"alert_{tr.kind.value}", chat_lang(chat, settings), tr=tr, params=params, **ctx_common)
                 parts = split(text)
             record = TransitionRecord(
                 kind=tr.kind.value,
@@ -214,43 +237,13 @@ def _evaluate_day(
     return result.transitions, result.messages_queued
 
 
-def _lang(chat: Chat | None, settings: Settings) -> str:
-    return chat.lang if chat is not None and chat.lang in ("zh", "en") else settings.lang
+def _told(queued: int, what: str = "") -> str:
+    """What happened to the admin notice, for the run's one-line summary."""
+    if queued:
+        return f"admins told{what}"
+    return "no admin told (none configured, or told already)"
 
 
 def report_job_failure(services: DailyServices, day: date, error: str) -> int:
     """Tell the admins (once per trading day) that the daily job itself failed, so it never goes silent."""
-    return _notify_admins(services, default_render, split_message, "job_failed", day, error)
-
-
-def _notify_admins(
-    services: DailyServices,
-    render: Render,
-    split: Split,
-    problem: str,
-    day: date,
-    error: str | None,
-) -> int:
-    settings, store = services.settings, services.store
-    admins = settings.telegram.admins
-    if not admins:
-        log.warning("data problem (%s, %s) but no telegram.admins configured to tell", problem, day)
-        return 0
-    outbox = Outbox(store)
-    ctx = {
-        "problem": problem,
-        "day": day,
-        "cutoff": f"{settings.schedule.cutoff_time:%H:%M}",
-        "source_label": services.engine.source.label,
-        "last_data_date": store.last_snapshot_date(services.engine.source.name),
-        "error": error,
-    }
-    queued = 0
-    with store.transaction() as conn:
-        for admin in admins:
-            chat = services.chats.get(admin)
-            parts = split(render("data_problem", _lang(chat, settings), **ctx))
-            queued += outbox.enqueue(conn, rule_id=DATA_RULE, tier=0, kind=problem, day=day, chat_id=admin, parts=parts)
-    if queued:
-        log.warning("data problem (%s, %s): %d admin notice(s) queued", problem, day, queued)
-    return queued
+    return notify_admins(services, "job_failed", day, error)

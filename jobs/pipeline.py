@@ -2,7 +2,12 @@
 
 ``Engine.update`` is what the daily job, ``spreadwatch report`` and ``spreadwatch backfill`` call. A
 failed or rejected fetch is logged and recorded; the last good data stays and nothing is recomputed
-from it, so a bad batch can never produce a new snapshot (and so never an alert).
+from it, so a bad batch can never produce a new snapshot (and so never an alert). Updates hold the
+store's refresh lock, so two processes refreshing one store take turns; the second finds the first's
+rows stored and is up to date.
+
+Only complete days get a snapshot (``jobs.spread.absent_closes``): a day lacking an industry waits,
+and ``status`` names what it lacks.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
+import pandas as pd
+
 from jobs.calendar import TradingCalendar
 from jobs.settings import Settings
 from jobs.sources import FetchError, Source, make_source
-from jobs.spread import SpreadHistory, compute_history
+from jobs.spread import SpreadHistory, compute_history, incomplete_days
 from jobs.store import FetchRecord, Store
 from jobs.validate import BatchRejected, validate_batch
 
@@ -39,15 +46,24 @@ class UpdateResult:
 
 
 @dataclass(frozen=True)
+class IncompleteDay:
+    day: date
+    missing: tuple[tuple[str, str], ...]  # (code, name) of the industries without a close
+
+
+@dataclass(frozen=True)
 class DataStatus:
     source: str
     source_label: str
     synthetic: bool
-    last_data_date: date | None
-    expected_date: date
+    last_data_date: date | None  # the last complete day (the last snapshot)
+    expected_date: date  # the latest trading day whose data is due for certain
     stale: bool
     last_fetch: FetchRecord | None
     last_error: FetchRecord | None  # the latest failed fetch, if it came after the latest good one
+    incomplete: IncompleteDay | None = None  # the first day after the last complete one, if it lacks closes
+    unconfirmed_date: date | None = None  # a presumed trading day past the known calendar, without data
+    calendar_known_until: date | None = None
 
 
 def now_utc() -> datetime:
@@ -64,9 +80,26 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.store = store
-        self.calendar = calendar or TradingCalendar.default(store.calendar_days())
+        self.calendar = calendar or self.published_calendar()
         self.source = source or make_source(settings.data, self.calendar)
         self.tz = ZoneInfo(settings.schedule.timezone)
+        if calendar is None:
+            self.reload_calendar()
+
+    # -- calendar ------------------------------------------------------------------------------
+    def published_calendar(self) -> TradingCalendar:
+        return TradingCalendar.default(self.store.calendar_days(), calendar_file=self.settings.data.calendar_file)
+
+    def reload_calendar(self) -> TradingCalendar:
+        """Published days (refreshes included), plus the days a real source has complete data for past them.
+
+        A synthetic source's days follow the calendar itself, so they confirm nothing.
+        """
+        calendar = self.published_calendar()
+        if not self.source.synthetic:
+            calendar = calendar.with_observed(self.store.snapshot_dates_after(self.source.name, calendar.known_until))
+        self.calendar = calendar
+        return calendar
 
     # -- time ----------------------------------------------------------------------------------
     def local_now(self, now: datetime | None = None) -> datetime:
@@ -79,10 +112,12 @@ class Engine:
     def refresh(self, until: date) -> RefreshResult:
         started = now_utc().isoformat(timespec="seconds")
         name = self.source.name
-        since = self.store.last_price_date(name)
+        since = self.fetch_since()
         try:
             batch = self.source.fetch(since, until)
-            rows = validate_batch(batch, self.store.last_closes(name), self.settings.data.max_daily_move)
+            stored = self.store.last_closes(name)
+            batch.rows = _not_stored(batch.rows, stored)
+            rows = validate_batch(batch, stored, self.settings.data.max_daily_move)
         except (FetchError, BatchRejected, Exception) as exc:
             # Anything a source raises is a failed refresh: logged (with a traceback when it is not a
             # known fetch/validation failure), recorded, last good data kept, never a half-stored batch.
@@ -104,6 +139,8 @@ class Engine:
             for c, d, n in rows[["code", "date", "name"]].drop_duplicates(["code", "name"]).itertuples(index=False)
         }
         written = self.store.save_batch(name, rows, sorted(names)) if not rows.empty else 0
+        if written and (last_snap := self.store.last_snapshot_date(name)) and min(rows["date"]) <= last_snap:
+            self.store.set_meta(f"metric:{name}", "")  # a late close filled an earlier day: recompute all
         last = self.store.last_price_date(name)
         message = f"{written} new rows" if written else "no new data"
         log.info("refresh of %s: %s (data up to %s)", name, message, last)
@@ -111,6 +148,13 @@ class Engine:
             FetchRecord(name, "prices", started, now_utc().isoformat(timespec="seconds"), True, written, last, message)
         )
         return RefreshResult(name, True, written, last, message)
+
+    def fetch_since(self) -> date | None:
+        """Fetch after the last complete day, so that a late close of an incomplete day is picked up."""
+        name = self.source.name
+        last_price = self.store.last_price_date(name)
+        last_snap = self.store.last_snapshot_date(name)
+        return last_snap if last_snap is not None and last_price is not None and last_snap < last_price else last_price
 
     def metric_signature(self) -> str:
         m = self.settings.metric
@@ -139,26 +183,56 @@ class Engine:
         return written, self.store.last_snapshot_date(name)
 
     def update(self, until: date | None = None) -> UpdateResult:
-        refresh = self.refresh(until or self.today())
-        if not refresh.ok:
-            return UpdateResult(refresh, 0, self.store.last_snapshot_date(self.source.name))
-        written, last = self.recompute()
+        with self.store.refresh_lock():
+            refresh = self.refresh(until or self.today())
+            if not refresh.ok:
+                return UpdateResult(refresh, 0, self.store.last_snapshot_date(self.source.name))
+            written, last = self.recompute()
+        self.reload_calendar()
         return UpdateResult(refresh, written, last)
 
     # -- status --------------------------------------------------------------------------------
     def publish_time(self) -> time:
         return self.settings.schedule.daily_time
 
+    def due_date(self, now: datetime | None = None) -> tuple[date, date | None]:
+        """(the latest trading day whose data is due for certain, the presumed day past it if any).
+
+        A presumed day past the known calendar may be a holiday nobody has told us about: its data is
+        not due for certain, so its absence neither marks answers stale nor reports the day missing.
+        """
+        expected = self.calendar.expected_data_date(self.local_now(now), self.publish_time())
+        if self.calendar.is_confirmed(expected) or self.calendar.presumed_days_beyond_limit(expected):
+            return expected, None
+        required = self.calendar.last_confirmed_on_or_before(expected)
+        return (required or expected), expected
+
+    def incomplete_day(self) -> IncompleteDay | None:
+        """The first day after the last complete one, when it lacks closes (cheap when there is none)."""
+        name = self.source.name
+        last_price, last_snap = self.store.last_price_date(name), self.store.last_snapshot_date(name)
+        if last_price is None or last_snap is None or last_price <= last_snap:
+            return None
+        gaps = incomplete_days(self.store.load_prices(name).loc[pd.Timestamp(last_snap) :])
+        if not gaps:
+            return None
+        day, codes = min(gaps.items())
+        names = self.store.name_book(name)
+        return IncompleteDay(day, tuple((c, names.name(c, day)) for c in codes))
+
     def status(self, now: datetime | None = None) -> DataStatus:
         name = self.source.name
         last_data = self.store.last_snapshot_date(name)
-        expected = self.calendar.expected_data_date(self.local_now(now), self.publish_time())
+        expected, unconfirmed = self.due_date(now)
         last_fetch = self.store.last_fetch(name)
         last_ok = self.store.last_fetch(name, ok=True)
         last_error = None
         if last_fetch is not None and not last_fetch.ok:
             last_error = last_fetch
-        stale = last_data is None or last_data < expected or last_error is not None
+        incomplete = self.incomplete_day()
+        stale = last_data is None or last_data < expected or last_error is not None or incomplete is not None
+        if unconfirmed is not None and last_data is not None and last_data >= unconfirmed:
+            unconfirmed = None  # the presumed day's data came: nothing unknown about it
         return DataStatus(
             source=name,
             source_label=self.source.label,
@@ -168,4 +242,21 @@ class Engine:
             stale=stale,
             last_fetch=last_ok,
             last_error=last_error,
+            incomplete=incomplete,
+            unconfirmed_date=unconfirmed,
+            calendar_known_until=self.calendar.known_until,
         )
+
+
+def _not_stored(rows: pd.DataFrame, stored: dict[str, tuple[date, float]]) -> pd.DataFrame:
+    """Drop the rows at or before each industry's stored last date: they are stored already.
+
+    A fetch starts after the last complete day, which can be before some industries' last rows.
+    """
+    if rows.empty or not stored or "code" not in rows.columns or "date" not in rows.columns:
+        return rows
+    keep = [
+        not isinstance(d, date) or str(c) not in stored or d > stored[str(c)][0]
+        for c, d in zip(rows["code"], rows["date"], strict=True)
+    ]
+    return rows.loc[keep].reset_index(drop=True)

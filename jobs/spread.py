@@ -4,6 +4,8 @@ Definitions (reproduce the 2025-02-16 strategy report on Shenwan level-1 data):
 
 * gain of an industry on trading day D = close(D) / close(B) - 1, where B is the first row of the data
   strictly after D minus the window (``6M`` = six calendar months; ``120D`` = 120 rows earlier);
+* a day is used only when it is complete: every industry expected on it has a close (see
+  ``absent_closes``); an incomplete day is left out of the spread, the percentile and the base dates;
 * ranked on D: the industries with a close on both B and D; a spread needs at least 2K of them;
 * spread = mean gain of the top K - mean gain of the bottom K;
 * percentile = share of days from ``history_start`` up to and including D whose spread is <= D's, 0-100.
@@ -198,6 +200,40 @@ def wide_closes(long: pd.DataFrame) -> pd.DataFrame:
     return wide.sort_index().astype(float)
 
 
+# An industry whose closes stop is expected on every later day until the others have gone on this many
+# trading days without it; then it is discontinued from the day after its last close (Shenwan retired
+# seven level-1 codes in 2014 and 2021: none ever came back).
+DISCONTINUED_AFTER = 5
+
+
+def absent_closes(closes: pd.DataFrame, discontinued_after: int = DISCONTINUED_AFTER) -> np.ndarray:
+    """Dates x codes mask of closes that should be there and are not.
+
+    An industry is expected on every day from its first close to its last, and after its last close
+    until the data has gone on ``discontinued_after`` days without it. A day with any True is
+    incomplete: using it would rank fewer industries than exist (a missing leader shrinks the spread).
+    """
+    had = closes.notna().to_numpy()
+    n = had.shape[0]
+    if n == 0:
+        return np.zeros_like(had)
+    rows = np.arange(n)[:, None]
+    present = had.any(axis=0)
+    first = np.where(present, had.argmax(axis=0), n)
+    last = np.where(present, n - 1 - had[::-1].argmax(axis=0), -1)
+    in_span = (rows >= first) & (rows <= last)
+    pending = present & (rows > last) & ((n - 1 - last) < discontinued_after)
+    return (in_span | pending) & ~had
+
+
+def incomplete_days(closes: pd.DataFrame, discontinued_after: int = DISCONTINUED_AFTER) -> dict[date, list[str]]:
+    """Each incomplete day and the codes it lacks."""
+    absent = absent_closes(closes, discontinued_after)
+    codes = [str(c) for c in closes.columns]
+    rows = np.flatnonzero(absent.any(axis=1))
+    return {closes.index[i].date(): [codes[j] for j in np.flatnonzero(absent[i])] for i in rows}
+
+
 def base_positions(dates: pd.DatetimeIndex, window: Window) -> np.ndarray:
     """Row position of B for every row; -1 where the data does not reach back far enough."""
     n = len(dates)
@@ -227,6 +263,7 @@ def compute_history(
     if as_of is not None:
         closes = closes.loc[: pd.Timestamp(as_of)]
     closes = closes.loc[:, closes.notna().any()] if not closes.empty else closes
+    closes = closes.loc[~absent_closes(closes).any(axis=1)]
     dates = pd.DatetimeIndex(closes.index)
     values = closes.to_numpy(dtype=float, copy=True)
     n = values.shape[0]
@@ -299,6 +336,7 @@ def compute_snapshot_loop(
     if isinstance(window, str):
         window = Window.parse(window)
     closes = closes.loc[: pd.Timestamp(as_of)]
+    closes = closes.loc[~absent_closes(closes).any(axis=1)]
     dates = list(closes.index)
     codes = [str(c) for c in closes.columns]
     # plain Python rows: DataFrame.iat per cell would make this reference too slow to use in tests

@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 import time
@@ -180,6 +182,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._price_cache: dict[tuple[str, str], tuple[str, pd.DataFrame]] = {}
+        self._memory_refresh_lock = threading.Lock()
         self._migrate()
 
     # -- connection handling -------------------------------------------------------------------
@@ -230,6 +233,38 @@ class Store:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {i}")
+
+    @contextmanager
+    def refresh_lock(self, patience_s: float = 900.0) -> Iterator[None]:
+        """Held around a refresh (fetch, validate, save, recompute), across threads and processes.
+
+        Two refreshes at once would fetch from the same stored end and the second batch would overlap
+        the first one's rows. An exclusive ``flock`` on a file beside the database serialises them; the
+        kernel releases it when a holder dies, so a killed run never blocks the next one. The wait is
+        long because a first backfill takes minutes.
+        """
+        if str(self.path) == ":memory:":
+            with self._memory_refresh_lock:
+                yield
+            return
+        fd = os.open(f"{self.path}.refresh-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + patience_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        msg = f"another refresh of {self.path} has held its lock for {patience_s:.0f} s"
+                        raise TimeoutError(msg) from None
+                    time.sleep(0.05)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     # -- meta ----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -345,6 +380,17 @@ class Store:
                 rows,
             )
         return len(rows)
+
+    def snapshot_dates_after(self, source: str, after: date | None) -> list[date]:
+        rows = (
+            self.connect()
+            .execute(
+                "SELECT date FROM snapshots WHERE source = ? AND date > ? ORDER BY date",
+                (source, (after or date.min).isoformat()),
+            )
+            .fetchall()
+        )
+        return [date.fromisoformat(r[0]) for r in rows]
 
     def snapshot(self, source: str, as_of: date | None = None) -> Snapshot | None:
         """The stored snapshot of the last day on or before ``as_of`` (default: the latest)."""

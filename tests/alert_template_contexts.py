@@ -50,6 +50,8 @@ def _data_problem() -> dict[str, Any]:
         "cutoff": "21:00",
         "source_label": "akshare",
         "last_data_date": date(2025, 2, 13),
+        "known_until": date(2026, 12, 31),
+        "incomplete": None,
         "error": EVIL,
     }
 

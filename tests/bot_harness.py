@@ -38,10 +38,12 @@ ADMIN_ID = 4242
 FRESH_NOW = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
 
 
-def settings_for(db: Path, fake: FakeBotAPI, source: str = SOURCE, **telegram: Any) -> Settings:
+def settings_for(
+    db: Path, fake: FakeBotAPI, source: str = SOURCE, data: dict[str, Any] | None = None, **telegram: Any
+) -> Settings:
     raw: dict[str, Any] = {
         "lang": "zh",
-        "data": {"source": source},
+        "data": {"source": source, **(data or {})},
         "storage": {"path": str(db)},
         "telegram": {
             "token_env": TOKEN_ENV,
@@ -71,9 +73,11 @@ class BotHarness:
         clock: Callable[[], datetime] = lambda: FRESH_NOW,
         configure: Callable[[Any, Services], None] | None = None,
         source: str = SOURCE,
+        data: dict[str, Any] | None = None,
         **telegram: Any,
     ) -> None:
         self.source = source
+        self.data = data
         self.fake = FakeBotAPI(bot_username=BOT_USERNAME)
         self.db = db
         self.clock = clock
@@ -91,7 +95,7 @@ class BotHarness:
     def start(self) -> BotHarness:
         self.fake.start()
         os.environ[TOKEN_ENV] = TOKEN
-        settings = settings_for(self.db, self.fake, self.source, **self.telegram)
+        settings = settings_for(self.db, self.fake, self.source, self.data, **self.telegram)
         store = Store(settings.storage.path)
         self.services = Services(
             settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=self.clock

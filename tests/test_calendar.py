@@ -16,7 +16,7 @@ import responses
 from akshare_payloads import SINA_CALENDAR_URL, install_sina_calendar, sina_calendar_text, weekdays_without
 
 from bot.cli import main
-from jobs.calendar import TradingCalendar, akshare_calendar_file, shipped_trading_days
+from jobs.calendar import CalendarFileError, TradingCalendar, shipped_trading_days
 from jobs.calendar_refresh import (
     CalendarRejected,
     refresh_calendar,
@@ -34,48 +34,80 @@ HOLIDAYS_2027 = [date(2027, 1, 1), *(date(2027, 2, d) for d in range(8, 13)), da
 DAYS_2027 = weekdays_without(2027, HOLIDAYS_2027)
 
 
+# The tests choose the calendar's end: akshare's shipped file up to 2026-12-31 (a newer akshare may ship
+# more days; the tests do not depend on which day its file ends).
+BASE_END = date(2026, 12, 31)
+
+
 @pytest.fixture(scope="module")
-def cal() -> TradingCalendar:
-    if akshare_calendar_file() is None:
-        pytest.skip("akshare's calendar file is not installed")
-    return TradingCalendar.default()
+def base_days() -> list[date]:
+    shipped = shipped_trading_days()
+    assert shipped and shipped[-1] >= BASE_END, "akshare's calendar file must reach 2026-12-31"
+    return [d for d in shipped if d <= BASE_END]
 
 
-def test_the_shipped_file_is_used(cal: TradingCalendar) -> None:
-    assert cal.known_until == date(2026, 12, 31)
+@pytest.fixture(scope="module")
+def cal(base_days: list[date]) -> TradingCalendar:
+    return TradingCalendar(base_days)
+
+
+def write_calendar_file(path: Path, days: list[date]) -> Path:
+    path.write_text("date\n" + "\n".join(d.isoformat() for d in days) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_shipped_file_is_read_without_importing_akshare(cal: TradingCalendar) -> None:
     assert shipped_trading_days()[0] == date(1990, 12, 19)
+    assert TradingCalendar.default().known_until == shipped_trading_days()[-1]
     assert not cal.is_trading_day(date(2025, 1, 1))  # New Year
     assert cal.is_trading_day(date(2025, 1, 2))
     assert not any(cal.is_trading_day(date(2024, 10, d)) for d in range(1, 8))  # National Day week
     assert cal.is_trading_day(date(2024, 10, 8))
     assert not cal.is_trading_day(date(2025, 2, 15))  # a Saturday
     assert cal.is_trading_day(date(2026, 12, 31))
+    assert cal.is_confirmed(date(2026, 12, 31)) and not cal.is_confirmed(date(2027, 1, 4))
 
 
-def test_weekdays_count_after_the_file_ends(cal: TradingCalendar) -> None:
-    assert cal.is_trading_day(date(2027, 1, 4))  # a Monday
-    assert not cal.is_trading_day(date(2027, 1, 2))  # a Saturday
-    assert not cal.is_trading_day(date(2027, 1, 3))
+def test_after_the_known_end_weekdays_are_presumed_except_fixed_holidays(cal: TradingCalendar) -> None:
+    assert cal.known_until == BASE_END
+    assert not cal.is_trading_day(date(2027, 1, 1))  # New Year's Day is never a trading day
+    assert not any(cal.is_trading_day(date(2027, 10, d)) for d in range(1, 8))  # nor the National Day week
+    assert cal.is_trading_day(date(2027, 1, 4))  # a Monday: presumed
+    assert cal.is_trading_day(date(2027, 2, 8))  # Spring Festival moves every year: presumed, unconfirmed
+    assert not cal.is_confirmed(date(2027, 2, 8))
+    assert not cal.is_trading_day(date(2027, 1, 2)) and not cal.is_trading_day(date(2027, 1, 3))
     assert cal.is_trading_day(date(2030, 6, 14))
 
 
 def test_previous_and_next_across_the_end(cal: TradingCalendar) -> None:
     assert cal.next_trading_day(date(2026, 12, 30)) == date(2026, 12, 31)
-    assert cal.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 1)  # weekday fallback: no holidays known
-    assert cal.next_trading_day(date(2027, 1, 1)) == date(2027, 1, 4)
-    assert cal.previous_trading_day(date(2027, 1, 1)) == date(2026, 12, 31)
-    assert cal.previous_trading_day(date(2027, 1, 4)) == date(2027, 1, 1)
-    assert cal.previous_trading_day(date(2027, 1, 3)) == date(2027, 1, 1)
+    assert cal.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 4)  # 1 January is never a trading day
+    assert cal.previous_trading_day(date(2027, 1, 4)) == date(2026, 12, 31)
+    assert cal.previous_trading_day(date(2027, 1, 3)) == date(2026, 12, 31)
+    assert cal.previous_trading_day(date(2027, 10, 8)) == date(2027, 9, 30)
     assert cal.previous_trading_day(date(2025, 10, 10)) == date(2025, 10, 9)
     assert cal.previous_trading_day(date(2025, 10, 9)) == date(2025, 9, 30)  # across the Oct 1-8 holiday
     assert cal.last_trading_day_on_or_before(date(2025, 10, 5)) == date(2025, 9, 30)
+    assert cal.last_trading_day_on_or_before(date(2027, 1, 1)) == date(2026, 12, 31)
     assert cal.trading_days_between(date(2026, 12, 30), date(2027, 1, 5)) == [
         date(2026, 12, 30),
         date(2026, 12, 31),
-        date(2027, 1, 1),
         date(2027, 1, 4),
         date(2027, 1, 5),
     ]
+
+
+def test_observed_days_confirm_trading_days_and_holidays_past_the_end(cal: TradingCalendar) -> None:
+    # a real source had complete data on these days: the weekdays between without data were holidays
+    observed = cal.with_observed([date(2027, 1, 4), date(2027, 1, 5), date(2027, 2, 5), date(2027, 2, 15)])
+    assert observed.confirmed_until == date(2027, 2, 15) and observed.known_until == BASE_END
+    assert not observed.is_trading_day(date(2027, 2, 10)) and observed.is_confirmed(date(2027, 2, 10))
+    assert observed.previous_trading_day(date(2027, 2, 15)) == date(2027, 2, 5)
+    assert observed.is_trading_day(date(2027, 2, 16)) and not observed.is_confirmed(date(2027, 2, 16))
+    assert observed.last_confirmed_on_or_before(date(2027, 2, 19)) == date(2027, 2, 15)
+    # more presumed days without data than any movable holiday has: their data is due after all
+    assert not cal.presumed_days_beyond_limit(date(2027, 1, 12))  # 7 presumed weekdays
+    assert cal.presumed_days_beyond_limit(date(2027, 1, 13))
 
 
 def test_expected_data_date_before_and_after_publish_time(cal: TradingCalendar) -> None:
@@ -85,8 +117,22 @@ def test_expected_data_date_before_and_after_publish_time(cal: TradingCalendar) 
     assert cal.expected_data_date(datetime(2025, 2, 15, 12, 0, tzinfo=SH), PUBLISH) == friday  # Saturday
     assert cal.expected_data_date(datetime(2025, 2, 17, 9, 0, tzinfo=SH), PUBLISH) == friday  # Monday morning
     assert cal.expected_data_date(datetime(2025, 10, 3, 20, 0, tzinfo=SH), PUBLISH) == date(2025, 9, 30)  # holiday
-    assert cal.expected_data_date(datetime(2027, 1, 4, 10, 0, tzinfo=SH), PUBLISH) == date(2027, 1, 1)
+    assert cal.expected_data_date(datetime(2027, 1, 1, 20, 0, tzinfo=SH), PUBLISH) == date(2026, 12, 31)
+    assert cal.expected_data_date(datetime(2027, 1, 4, 10, 0, tzinfo=SH), PUBLISH) == date(2026, 12, 31)
     assert cal.expected_data_date(datetime(2027, 1, 4, 17, 0, tzinfo=SH), PUBLISH) == date(2027, 1, 4)
+
+
+def test_a_calendar_file_replaces_the_shipped_one(tmp_path: Path) -> None:
+    days = weekdays_without(2026, [date(2026, 1, 1), date(2026, 2, 17)])
+    path = write_calendar_file(tmp_path / "days.csv", days)
+    calendar = TradingCalendar.default(calendar_file=path)
+    assert calendar.known_until == days[-1] and not calendar.is_trading_day(date(2026, 2, 17))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date\n2026-01-02\nyesterday\n", encoding="utf-8")
+    with pytest.raises(CalendarFileError, match="line 3"):
+        TradingCalendar.default(calendar_file=bad)
+    with pytest.raises(CalendarFileError, match="cannot read"):
+        TradingCalendar.default(calendar_file=tmp_path / "absent.csv")
 
 
 def test_engine_expected_date_uses_the_configured_timezone(tmp_path: Path) -> None:
@@ -96,8 +142,8 @@ def test_engine_expected_date_uses_the_configured_timezone(tmp_path: Path) -> No
     assert engine.status(datetime(2025, 2, 14, 8, 0, tzinfo=ZoneInfo("UTC"))).expected_date == date(2025, 2, 13)
 
 
-def test_extra_days_extend_the_calendar_and_make_missing_weekdays_holidays(cal: TradingCalendar) -> None:
-    extended = TradingCalendar.default(DAYS_2027)
+def test_extra_days_extend_the_calendar_and_make_missing_weekdays_holidays(base_days: list[date]) -> None:
+    extended = TradingCalendar([*base_days, *DAYS_2027])
     assert extended.known_until == date(2027, 12, 31)
     assert not extended.is_trading_day(date(2027, 1, 1)) and not extended.is_trading_day(date(2027, 2, 10))
     assert extended.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 4)
@@ -107,7 +153,7 @@ def test_extra_days_extend_the_calendar_and_make_missing_weekdays_holidays(cal: 
 
 # -- refresh from the live source ---------------------------------------------------------------
 # Sina's list lacks 1992-05-04 (akshare adds it back)
-SINA_HISTORY = [d for d in shipped_trading_days() if d != date(1992, 5, 4)]
+SINA_HISTORY = [d for d in shipped_trading_days() if d != date(1992, 5, 4) and d <= BASE_END]
 LIVE_LIST = [*SINA_HISTORY, *DAYS_2027]
 TODAY = date(2026, 12, 20)
 
@@ -124,8 +170,13 @@ def js_runtime() -> None:
 
 
 def _settings(db: Path) -> Settings:
+    """Fast retries, and the calendar's base chosen by the test (the shipped days up to BASE_END)."""
+    base = write_calendar_file(db.parent / "base-calendar.csv", [d for d in shipped_trading_days() if d <= BASE_END])
     return Settings.model_validate(
-        {"data": {"fetch_timeout_s": 5, "fetch_retries": 1, "backoff_s": 0}, "storage": {"path": str(db)}}
+        {
+            "data": {"fetch_timeout_s": 5, "fetch_retries": 1, "backoff_s": 0, "calendar_file": str(base)},
+            "storage": {"path": str(db)},
+        }
     )
 
 
@@ -220,8 +271,9 @@ def _future_days(until: date) -> list[date]:
 def test_calendar_refresh_command(js_runtime: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # on the real clock: the live list reaches two months past today, as Sina's does
     future = _future_days(max(date.today() + timedelta(days=60), date(2027, 1, 31)))
+    base = write_calendar_file(tmp_path / "base.csv", [d for d in shipped_trading_days() if d <= BASE_END])
     cfg = tmp_path / "c.yaml"
-    cfg.write_text("data:\n  fetch_retries: 0\n  backoff_s: 0\n", encoding="utf-8")
+    cfg.write_text(f"data:\n  fetch_retries: 0\n  backoff_s: 0\n  calendar_file: {base}\n", encoding="utf-8")
     db = tmp_path / "cli.db"
     with responses.RequestsMock() as rsps:
         install_sina_calendar(rsps, sina_calendar_text([*SINA_HISTORY, *future]))

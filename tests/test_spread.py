@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.spread import NameBook, Window, compute_history, compute_snapshot_loop, wide_closes
+from jobs.spread import NameBook, Window, compute_history, compute_snapshot_loop, incomplete_days, wide_closes
 
 
 def _load(path: Path) -> tuple[pd.DataFrame, NameBook]:
@@ -129,7 +129,7 @@ def test_ties_in_gains_leave_the_averages_unambiguous() -> None:
     assert loop[0] == pytest.approx(snap.spread)
 
 
-def test_an_industry_missing_on_the_base_day_or_on_the_day_is_not_ranked() -> None:
+def test_an_industry_that_starts_late_is_ranked_once_it_has_a_base() -> None:
     nan = float("nan")
     closes = frame(
         DAYS6[:3],
@@ -137,16 +137,47 @@ def test_an_industry_missing_on_the_base_day_or_on_the_day_is_not_ranked() -> No
         B=[100, 100, 100],
         C=[100, 90, 81],
         D=[nan, 200, 400],  # no close on the base of day 2: ranked on day 3 only
-        E=[100, 300, nan],  # no close on day 3: ranked on day 2 only
     )
     h = compute_history(closes, NameBook(), "1D", k=1, history_start=START)
     day2, day3 = h.snapshot(date(2024, 1, 2)), h.snapshot(date(2024, 1, 3))
     assert day2 is not None and day3 is not None
-    assert day2.n_ranked == 4 and {g.code for g in day2.gains} == {"A", "B", "C", "E"}
-    assert day2.top[0].code == "E" and day2.top[0].gain == pytest.approx(200)
-    assert day2.spread == pytest.approx(200 - -10)
-    assert day3.n_ranked == 4 and {g.code for g in day3.gains} == {"A", "B", "C", "D"}
-    assert day3.top[0].code == "D" and day3.spread == pytest.approx(100 - -10)
+    assert day2.n_ranked == 3 and {g.code for g in day2.gains} == {"A", "B", "C"}
+    assert day3.n_ranked == 4 and day3.top[0].code == "D" and day3.spread == pytest.approx(100 - -10)
+
+
+def test_a_day_missing_an_industry_is_not_used_until_it_is_complete() -> None:
+    nan = float("nan")
+    cols = {"A": [100, 110, 121], "B": [100, 100, 100], "C": [100, 90, 81], "E": [100, 300, nan]}
+    h = compute_history(frame(DAYS6[:3], **cols), NameBook(), "1D", k=1, history_start=START)
+    # E (the leader) has no close on day 3: day 3 is incomplete, not a spread over three industries
+    assert [s.as_of for s in map(h._snapshot_at, range(len(h)))] == [date(2024, 1, 2)]
+    assert incomplete_days(frame(DAYS6[:3], **cols)) == {date(2024, 1, 3): ["E"]}
+    assert h.snapshot().n_ranked == 4  # type: ignore[union-attr]
+    # the same day once the close arrives: complete, with E ranked
+    cols["E"][2] = 330
+    h = compute_history(frame(DAYS6[:3], **cols), NameBook(), "1D", k=1, history_start=START)
+    day3 = h.snapshot(date(2024, 1, 3))
+    assert day3 is not None and day3.as_of == date(2024, 1, 3) and day3.n_ranked == 4
+    assert day3.top[0].code == "E"
+
+
+def test_a_gap_is_never_used_and_a_discontinued_industry_stops_counting() -> None:
+    nan = float("nan")
+    days = [d.strftime("%Y-%m-%d") for d in pd.bdate_range("2024-01-01", periods=9)]
+    base = {"A": [100 + i for i in range(9)], "B": [100 - i for i in range(9)], "C": [100.0] * 9}
+    gap = compute_history(frame(days, **base, E=[100, 101, nan, 103, 104, 105, 106, 107, 108]), NameBook(), "1D", k=1)
+    assert date(2024, 1, 3) not in {ts.date() for ts in gap.frame.index}  # E comes back: the gap stays out
+    assert len(gap) == 9 - 1 - 1  # no base on day 1, day 3 left out
+    # E stops after day 3: days 4-8 wait for it; once the others have gone on five days without it,
+    # it is discontinued and every day after its last close counts again
+    stopped = [100, 101, 102, nan, nan, nan, nan, nan, nan]
+    for n_days, used in ((7, 2), (8, 7), (9, 8)):
+        closes = frame(days[:n_days], **{k: v[:n_days] for k, v in base.items()}, E=stopped[:n_days])
+        h = compute_history(closes, NameBook(), "1D", k=1)
+        assert len(h) == used, n_days
+    assert list(incomplete_days(frame(days[:7], **{k: v[:7] for k, v in base.items()}, E=stopped[:7]))) == [
+        date(2024, 1, d) for d in (4, 5, 8, 9)
+    ]
 
 
 def test_fewer_than_2k_ranked_industries_give_no_spread() -> None:

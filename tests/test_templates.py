@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from fakebot import _balanced_html
 from template_contexts import EVIL, EVIL_ESCAPED, SAMPLE_CONTEXTS, STATIC_KINDS
@@ -47,3 +49,26 @@ def test_split_message_keeps_lines_whole() -> None:
     chunks = split_message("\n".join(lines))
     assert len(chunks) > 1 and all(len(c) <= TELEGRAM_LIMIT for c in chunks)
     assert "\n".join(chunks).split("\n") == lines
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_admin_notice_renders_in_both_languages(lang: str) -> None:
+    from jobs.pipeline import IncompleteDay
+
+    base = {
+        "day": date(2027, 2, 8),
+        "cutoff": "21:00",
+        "source_label": "CSV <sw>.csv",
+        "last_data_date": date(2027, 2, 5),
+        "known_until": date(2026, 12, 31),
+        "incomplete": None,
+        "error": None,
+        "unknown_day": date(2027, 2, 8),
+    }
+    unknown = render("data_problem", lang, **{**base, "problem": "calendar_unknown"})
+    assert "2027-02-08" in unknown and "2026-12-31" in unknown and "spreadwatch calendar-refresh" in unknown
+    failed = render("data_problem", lang, **{**base, "problem": "calendar_refresh_failed", "error": "timeout"})
+    assert "2026-12-31" in failed and "timeout" in failed
+    lacking = IncompleteDay(date(2027, 2, 8), (("801770", "通信"),))
+    missing = render("data_problem", lang, **{**base, "problem": "missing", "incomplete": lacking})
+    assert "通信" in missing and "&lt;sw&gt;" in missing

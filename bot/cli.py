@@ -94,6 +94,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not result.refresh.ok:
         print(f"warning: refresh failed, showing the last good data: {result.refresh.message}", file=sys.stderr)
         return EXIT_STALE
+    if status.incomplete is not None and args.as_of is None:
+        lacking = ", ".join(f"{name} ({code})" for code, name in status.incomplete.missing)
+        print(
+            f"warning: {status.incomplete.day} is incomplete, no close for {lacking}; "
+            f"showing {report.snapshot.as_of}, the last complete day",
+            file=sys.stderr,
+        )
+        return EXIT_STALE
     return EXIT_OK
 
 
@@ -110,11 +118,24 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from jobs.calendar import CalendarFileError, TradingCalendar
+
     settings, path = load_settings(args.config)
     token = "set" if settings.bot_token() else "NOT set"
+    try:
+        stored = Store(settings.storage.path).calendar_days() if settings.storage.path.exists() else []
+        calendar = TradingCalendar.default(stored, calendar_file=settings.data.calendar_file)
+    except CalendarFileError as exc:
+        print(f"config error: data.calendar_file: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(
         f"config ok ({path or 'built-in defaults'}); source {settings.data.source}; "
         f"store {settings.storage.path}; bot token in ${settings.telegram.token_env}: {token}"
+    )
+    base = settings.data.calendar_file or "akshare's calendar file"
+    print(
+        f"trading calendar known until {calendar.known_until or 'nowhere (no calendar file)'} "
+        f"({base}, {len(stored)} refreshed day(s)); after it: weekdays except 1 Jan and 1-7 Oct, unconfirmed"
     )
     return EXIT_OK
 

@@ -56,6 +56,12 @@ class SpreadReport:
             "synthetic": self.status.synthetic,
             "stale": self.stale,
             "last_data_date": self.status.last_data_date.isoformat() if self.status.last_data_date else None,
+            "incomplete": None
+            if self.status.incomplete is None
+            else {
+                "date": self.status.incomplete.day.isoformat(),
+                "missing": [{"code": c, "name": n} for c, n in self.status.incomplete.missing],
+            },
         }
 
 

@@ -27,6 +27,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"shared data not found at {SHARED_DATA}: CI must have it (tests skip only outside CI)"
 
 
+@pytest.fixture(autouse=True)
+def no_internet() -> Iterator[None]:
+    """Tests never reach the internet: a request through ``requests`` (akshare's client) that no test
+    intercepted fails as on a machine without network. Local servers (the fake Bot API) stay reachable."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://127.0.0.1")
+        rsps.add_passthru("http://localhost")
+        yield
+
+
 @pytest.fixture
 def sw_csv() -> Path:
     if not SW_CSV.exists():

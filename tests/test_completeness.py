@@ -177,3 +177,10 @@ def test_run_daily_as_of_new_years_day_reports_no_missing_day(
     assert "run-daily 2026-12-31: evaluated" in out and "missing" not in out
     kinds = {r.kind for r in Outbox(Store(tmp_path / "s.db")).rows() if r.rule_id == DATA_RULE}
     assert kinds <= {"calendar_refresh_failed"}  # at most the one notice that the calendar needs a refresh
+
+
+def test_the_suite_never_reaches_the_internet() -> None:
+    import requests
+
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.get("https://finance.sina.com.cn/realstock/company/klc_td_sh.txt", timeout=5)

@@ -306,3 +306,16 @@ def test_the_refresh_runs_only_when_the_known_days_are_about_to_end(js_runtime: 
     assert second is not None and second.ok and second.known_until == date(2027, 12, 31)
     with responses.RequestsMock() as rsps:  # a year of known days ahead: nothing to ask
         assert refresh_calendar_if_due(store, data, date(2026, 12, 10)) is None
+
+
+def test_check_config_shows_where_the_calendar_ends(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    days = weekdays_without(2026, [date(2026, 1, 1)])[:100]
+    path = write_calendar_file(tmp_path / "days.txt", days)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"data:\n  calendar_file: {path}\nstorage:\n  path: {tmp_path / 's.db'}\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(cfg)]) == 0
+    assert f"trading calendar known until {days[-1]}" in capsys.readouterr().out
+    path.write_text("2026-01-02\nnot a date\n", encoding="utf-8")
+    assert main(["check-config", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("config error: data.calendar_file:") and "line 2" in err and "Traceback" not in err

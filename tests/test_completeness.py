@@ -175,6 +175,7 @@ def test_run_daily_as_of_new_years_day_reports_no_missing_day(
     assert main(["run-daily", "--config", str(cfg), "--as-of", "2027-01-01", "--wait", "0"]) in (0, 1)
     out = capsys.readouterr().out
     assert "run-daily 2026-12-31: evaluated" in out and "missing" not in out
+    assert "calendar: refresh FAILED" in out  # run-daily refreshes the calendar too (no network here)
     kinds = {r.kind for r in Outbox(Store(tmp_path / "s.db")).rows() if r.rule_id == DATA_RULE}
     assert kinds <= {"calendar_refresh_failed"}  # at most the one notice that the calendar needs a refresh
 

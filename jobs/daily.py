@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from jobs.alerts import (
     SPREAD_RULE,
@@ -41,13 +41,10 @@ from jobs.alerts import (
 )
 from jobs.messages import render as default_render
 from jobs.messages import split_message
-from jobs.notices import chat_lang, notify_admins
+from jobs.notices import NoticeServices, chat_lang, notify_admins
 from jobs.outbox import Outbox
-from jobs.pipeline import Engine
 from jobs.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
-from jobs.settings import Settings
 from jobs.spread import Snapshot
-from jobs.store import ChatRepo, Store
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +53,8 @@ Render = Callable[..., str]  # render(kind, lang, **context) -> text
 Split = Callable[[str], list[str]]
 
 
-class DailyServices(Protocol):
-    settings: Settings
-    store: Store
-    engine: Engine
-    chats: ChatRepo
+# the daily job needs what an admin notice needs: settings, store, engine, chats
+DailyServices = NoticeServices
 
 
 @dataclass(frozen=True)

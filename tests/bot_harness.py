@@ -14,6 +14,7 @@ import asyncio
 import os
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +37,15 @@ BOT_USERNAME = "spreadwatch_bot"
 ADMIN_ID = 4242
 # 18:00 in Shanghai on the CSV's last trading day: after the publish time, so its data is current
 FRESH_NOW = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
+
+
+def wait_until(pred: Callable[[], Any], timeout: float = 30.0) -> None:
+    """Poll until ``pred()`` is true (the bot runs in its own thread); fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.05)
 
 
 def settings_for(

@@ -10,8 +10,6 @@ that the Shenwan CSV's last days (06-01, 06-02) lie past it and are confirmed by
 from __future__ import annotations
 
 import logging
-import time as pytime
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ import pytest
 import requests
 import responses
 from akshare_payloads import install_sina_calendar
-from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db  # noqa: F401
+from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
 
 from bot.scheduling import CALENDAR_NAME, JOB_NAME, LAST_RESULT, RETRY_NAME, calendar_job, daily_job
 from jobs.calendar import shipped_trading_days
@@ -29,12 +27,6 @@ from jobs.outbox import Outbox
 END = date(2026, 5, 29)
 
 
-def wait_until(pred: Callable[[], Any], timeout: float = 30.0) -> None:
-    deadline = pytime.monotonic() + timeout
-    while not pred():
-        if pytime.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        pytime.sleep(0.05)
 
 
 @pytest.fixture

@@ -5,14 +5,11 @@ subscribers through the fake Bot API, retries up to the cut-off, my_chat_member 
 
 from __future__ import annotations
 
-import time as pytime
-from collections.abc import Callable
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db  # noqa: F401
+from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
 from fakebot import my_chat_member_update
 
 from bot.scheduling import CALENDAR_NAME, CATCHUP_NAME, DRAIN_NAME, JOB_NAME, LAST_RESULT, RETRY_NAME, daily_job
@@ -23,12 +20,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 WED_18 = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 
 
-def wait_until(pred: Callable[[], Any], timeout: float = 30.0) -> None:
-    deadline = pytime.monotonic() + timeout
-    while not pred():
-        if pytime.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        pytime.sleep(0.05)
 
 
 def test_the_daily_job_is_scheduled_in_shanghai_on_weekdays_with_a_catch_up(db: Path) -> None:

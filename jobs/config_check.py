@@ -1,0 +1,105 @@
+"""What ``check-config`` can check beyond the settings' types: files, dates, the store. Reads only.
+
+Each problem is one line naming the key (or the file) and what to do, like a validation error.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from jobs.settings import Settings
+from jobs.store import store_error
+
+
+@dataclass(frozen=True)
+class Problem:
+    kind: str  # "config" (the settings are wrong) | "file" (a file on disk cannot be used)
+    message: str
+
+
+def _csv_last_date(path: Path) -> date | None:
+    try:
+        dates = pd.read_csv(path, usecols=["date"], encoding="utf-8")["date"]
+    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None  # not readable as the source expects: the fetch says exactly why, here it is only a hint
+    parsed = pd.to_datetime(dates, errors="coerce", format="mixed").dropna()
+    return None if parsed.empty else parsed.max().date()
+
+
+def check_data(settings: Settings, today: date) -> list[Problem]:
+    problems: list[Problem] = []
+    start = settings.metric.history_start
+    if start > today:
+        problems.append(
+            Problem("config", f"config error: metric.history_start: {start} is in the future (today is {today})")
+        )
+    csv = settings.csv_path
+    if csv is not None:
+        if not csv.exists():
+            problems.append(Problem("config", f"config error: data.source: the CSV file {csv} does not exist"))
+        elif not csv.is_file():
+            problems.append(Problem("config", f"config error: data.source: {csv} is not a file"))
+        else:
+            last = _csv_last_date(csv)
+            if last is not None and start <= today and start > last:
+                problems.append(
+                    Problem(
+                        "config",
+                        f"config error: metric.history_start: {start} is after the last day of {csv.name} ({last})",
+                    )
+                )
+    return problems
+
+
+def _writable_ancestor(folder: Path) -> tuple[Path, bool]:
+    """The nearest existing folder of ``folder`` and whether the store's folder can be made there."""
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    return probe, probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
+def check_store(settings: Settings) -> list[Problem]:
+    path = settings.storage.path
+    if str(path) == ":memory:":
+        return []
+    if path.is_dir():
+        return [Problem("file", f"the store {path} is a folder: set storage.path to a file name inside it")]
+    if not path.exists():
+        where, ok = _writable_ancestor(path.parent)
+        if not ok:
+            return [
+                Problem(
+                    "file",
+                    f"cannot create the store {path}: {where} is not a writable folder; "
+                    "create the folder, or set storage.path to a writable place",
+                )
+            ]
+        return []
+    if path.stat().st_size == 0:
+        return [
+            Problem(
+                "file",
+                f"the store {path} is an empty file (0 bytes): if it held subscribers, restore it from a backup; "
+                "else delete it and a new store is created",
+            )
+        ]
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("PRAGMA quick_check(1)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        return [Problem("file", str(store_error(path, exc)))]
+    if row is not None and row[0] != "ok":
+        return [Problem("file", str(store_error(path, sqlite3.DatabaseError("database disk image is malformed"))))]
+    if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        return [Problem("file", f"the store {path} is read-only: make the file and its folder writable")]
+    return []

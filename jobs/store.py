@@ -28,6 +28,8 @@ from jobs.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
 
 log = logging.getLogger(__name__)
 
+JUST_CREATED_S = 60.0
+
 MIGRATIONS: list[str] = [
     # 1: prices, names, snapshots, fetch log, calendar, key/value meta
     """
@@ -270,9 +272,13 @@ class Store:
             raise StoreError(f"the store {self.path} is a folder: set storage.path to a file name inside it")
         if not self.path.exists():
             return True
-        if self.path.stat().st_size == 0:
+        stat = self.path.stat()
+        if stat.st_size == 0:
             # SQLite takes an empty file for a new database: say so, it may be a store whose contents
-            # (subscribers, alert states) were lost, e.g. truncated by a full disk or a bad copy
+            # (subscribers, alert states) were lost, e.g. truncated by a full disk or a bad copy. A file
+            # created a moment ago is another process opening the same new store at the same time.
+            if time.time() - stat.st_mtime < JUST_CREATED_S:
+                return True
             log.warning(
                 "the store %s is an empty file (0 bytes): starting a new, empty store in it; "
                 "if it held subscribers, stop now and restore it from a backup",

@@ -6,7 +6,9 @@ included) is what the test reads.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -106,6 +108,8 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
 def test_an_empty_database_file_is_not_rebuilt_silently(tmp_path: Path) -> None:
     db = tmp_path / "spreadwatch.db"
     db.touch()
+    an_hour_ago = time.time() - 3600  # a store truncated some time ago, not one being created right now
+    os.utime(db, (an_hour_ago, an_hour_ago))
     config = config_for(tmp_path, db)
     check = spreadwatch("check-config", "--config", str(config), cwd=tmp_path)
     assert check.code == FILE

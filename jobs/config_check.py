@@ -23,13 +23,71 @@ class Problem:
     message: str
 
 
-def _csv_last_date(path: Path) -> date | None:
+@dataclass(frozen=True)
+class CsvExtent:
+    first: date
+    last: date
+    days: int
+    most_industries: int  # on any one day: what the ranking can use
+
+
+def _csv_extent(path: Path) -> CsvExtent | None:
     try:
-        dates = pd.read_csv(path, usecols=["date"], encoding="utf-8")["date"]
+        raw = pd.read_csv(path, usecols=["date", "code"], dtype={"code": str}, encoding="utf-8")
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError):
         return None  # not readable as the source expects: the fetch says exactly why, here it is only a hint
-    parsed = pd.to_datetime(dates, errors="coerce", format="mixed").dropna()
-    return None if parsed.empty else parsed.max().date()
+    raw["date"] = pd.to_datetime(raw["date"], errors="coerce", format="mixed")
+    raw = raw.dropna(subset=["date"])
+    if raw.empty:
+        return None
+    per_day = raw.groupby("date")["code"].nunique()
+    return CsvExtent(
+        first=per_day.index[0].date(),
+        last=per_day.index[-1].date(),
+        days=len(per_day),
+        most_industries=int(per_day.max()),
+    )
+
+
+def _long_enough(extent: CsvExtent, window: str) -> bool:
+    """Whether some day of the data has a base day ``window`` before it (see ``spread.base_positions``)."""
+    n, unit = int(window[:-1]), window[-1]
+    if unit == "D":
+        return extent.days > n
+    return (pd.Timestamp(extent.first) + pd.DateOffset(months=n)).date() <= extent.last
+
+
+def _check_csv(settings: Settings, csv: Path, today: date) -> list[Problem]:
+    extent = _csv_extent(csv)
+    if extent is None:
+        return []
+    m = settings.metric
+    problems: list[Problem] = []
+    if extent.most_industries < 2 * m.top_k:
+        problems.append(
+            Problem(
+                "config",
+                f"config error: metric.top_k: {m.top_k} needs at least {2 * m.top_k} industries on a day; "
+                f"{csv.name} has at most {extent.most_industries}",
+            )
+        )
+    if m.history_start <= today and m.history_start > extent.last:
+        problems.append(
+            Problem(
+                "config",
+                f"config error: metric.history_start: {m.history_start} is after the last day of {csv.name} "
+                f"({extent.last})",
+            )
+        )
+    if not _long_enough(extent, m.window):
+        problems.append(
+            Problem(
+                "config",
+                f"config error: metric.window: {csv.name} runs from {extent.first} to {extent.last}, "
+                f"too short for a {m.window} gain",
+            )
+        )
+    return problems
 
 
 def check_data(settings: Settings, today: date) -> list[Problem]:
@@ -46,14 +104,7 @@ def check_data(settings: Settings, today: date) -> list[Problem]:
         elif not csv.is_file():
             problems.append(Problem("config", f"config error: data.source: {csv} is not a file"))
         else:
-            last = _csv_last_date(csv)
-            if last is not None and start <= today and start > last:
-                problems.append(
-                    Problem(
-                        "config",
-                        f"config error: metric.history_start: {start} is after the last day of {csv.name} ({last})",
-                    )
-                )
+            problems += _check_csv(settings, csv, today)
     return problems
 
 

@@ -97,6 +97,39 @@ def test_check_config_refuses_a_history_start_after_the_data(
     )
 
 
+@pytest.mark.parametrize(
+    ("start", "industries", "expected"),
+    [
+        (
+            date(2024, 1, 2),
+            6,
+            "config error: metric.top_k: 5 needs at least 10 industries on a day; prices.csv has at most 6",
+        ),
+        (
+            date(2024, 10, 8),
+            12,
+            f"config error: metric.window: prices.csv runs from 2024-10-08 to {END}, too short for a 6M gain",
+        ),
+    ],
+    ids=["too-few-industries", "history-too-short"],
+)
+def test_check_config_refuses_a_csv_the_metric_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: date, industries: int, expected: str
+) -> None:
+    write_csv(tmp_path / "prices.csv", start, END, industries=industries)
+    config = write_config(tmp_path / "config.yaml", data={"source": "csv:prices.csv"})
+    code, _, err = check_config(capsys, config)
+    assert code == 2 and err.strip() == expected
+
+
+def test_check_config_accepts_the_real_shenwan_csv(
+    sw_csv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path / "config.yaml", data={"source": f"csv:{sw_csv}"})
+    code, out, err = check_config(capsys, config)
+    assert (code, err) == (0, "") and out.rstrip().endswith("config ok")
+
+
 def report_en(capsys: pytest.CaptureFixture[str], config: Path, *extra: str) -> tuple[int, str]:
     code = main(["report", "--config", str(config), "--lang", "en", *extra])
     out, err = capsys.readouterr()

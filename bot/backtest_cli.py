@@ -23,6 +23,7 @@ from bot.cli_common import (
     check_output_path,
     date_arg,
     no_data_message,
+    no_data_reason,
     open_engine,
     print_message,
     settings_from_args,
@@ -112,7 +113,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     update = engine.update()
     source = engine.source.name
     if engine.store.last_snapshot_date(source) is None:
-        print_message(no_data_message(engine, update, settings.lang))
+        print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
     if args.json:

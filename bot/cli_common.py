@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jobs.messages import render, to_plain
 from jobs.pipeline import Engine, UpdateResult
-from jobs.report import explain_no_data
+from jobs.report import NoDataReason, explain_no_data
 from jobs.settings import Settings, load_settings, parse_settings, resolve_paths
 from jobs.store import Store
 
@@ -90,12 +90,14 @@ def open_engine(settings: Settings) -> Engine:
     return Engine(settings, open_store(settings))
 
 
-def no_data_message(engine: Engine, update: UpdateResult | None, lang: str) -> str:
+def no_data_reason(engine: Engine, update: UpdateResult | None) -> NoDataReason:
     """Why nothing can be shown (no file, no rows, too few industries, too short a history)."""
-    status = engine.status()
     error = update.refresh.message if update is not None and not update.refresh.ok else None
-    reason = explain_no_data(engine.store, engine.settings, status.source, error, engine.today())
-    return render("no_data_reason", lang, source_label=status.source_label, reason=reason)
+    return explain_no_data(engine.store, engine.settings, engine.source.name, error, engine.today())
+
+
+def no_data_message(engine: Engine, reason: NoDataReason, lang: str) -> str:
+    return render("no_data_reason", lang, source_label=engine.source.label, reason=reason)
 
 
 def print_message(text: str) -> None:

@@ -15,6 +15,7 @@ from bot.cli_common import (
     check_output_path,
     date_arg,
     no_data_message,
+    no_data_reason,
     open_engine,
     print_message,
     settings_from_args,
@@ -58,9 +59,10 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(message, file=sys.stderr)
         return ExitCode.CONFIG
     if report is None:
-        text = no_data_message(engine, result, settings.lang)
+        reason = no_data_reason(engine, result)
+        text = no_data_message(engine, reason, settings.lang)
         if args.json:
-            payload = {"error": "no data", "source": status.source, "message": to_plain(text)}
+            payload = {"error": "no data", "reason": reason.code, "source": status.source, "message": to_plain(text)}
             print(json.dumps(payload, ensure_ascii=False))
         else:
             print_message(text)
@@ -89,7 +91,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = engine.source.name
     snapshots = engine.store.snapshots_between(source, date.min, date.max)
     if not snapshots:
-        print_message(no_data_message(engine, update, settings.lang))
+        print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     text = history_csv(snapshots)
     if args.csv is None:

@@ -183,7 +183,8 @@ def test_the_reason_in_chinese_and_in_json(tmp_path: Path, capsys: pytest.Captur
     assert "暂无可显示的数据" in out and "每天最多只有 6 个行业" in out and "需要 10 个" in out
     assert main(["report", "--config", str(config), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
-    assert data["error"] == "no data" and "每天最多只有 6 个行业" in data["message"] and "<b>" not in data["message"]
+    assert data["error"] == "no data" and data["reason"] == "too_few_industries"
+    assert "每天最多只有 6 个行业" in data["message"] and "<b>" not in data["message"]
 
 
 def test_backtest_and_export_say_why_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,9 +24,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     today = datetime.now(ZoneInfo(settings.schedule.timezone)).date()
     problems = check_data(settings, today) + check_store(settings)
     token = "set" if settings.bot_token() else "NOT set"
-    csv = settings.csv_path
     print(f"config: {path or 'built-in defaults'}")
-    print(f"source: {settings.data.source}" + (f" (file {csv})" if csv is not None else ""))
+    print(f"source: {settings.data.source}")
     print(f"store: {settings.storage.path}")
     print(f"bot token in ${settings.telegram.token_env}: {token}")
     for problem in problems:

@@ -22,6 +22,7 @@ from bot.cli import build_parser, main
 from bot.cli_common import EXIT_MEANINGS, ExitCode
 from jobs.export import history_csv
 from jobs.messages import render, to_plain
+from jobs.outbox import Outbox
 from jobs.settings import parse_settings
 from jobs.store import ChatRepo, Store
 
@@ -202,3 +203,29 @@ def test_command_modules_never_import_the_parser_module() -> None:
             alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
         }
         assert "bot.cli" not in imported, path.name
+
+
+def test_run_daily_with_a_refused_token_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    csv = write_csv(tmp_path / "prices.csv", date(2023, 1, 3), END)
+    db = tmp_path / "t.db"
+    chats = ChatRepo(Store(db))
+    chats.ensure(5)
+    chats.update(5, subscribed=True, lang="en", threshold=0.1)  # a message to send (see above)
+    with FakeBotAPI(token="111:the-right-one") as fake:
+        config = write_config(
+            tmp_path / "config.yaml",
+            data={"source": f"csv:{csv}"},
+            storage={"path": str(db)},
+            telegram={"token_env": "SW_REFUSED_TOKEN", "base_url": fake.base_url},
+        )
+        monkeypatch.setenv("SW_REFUSED_TOKEN", TOKEN)
+        code = main(["run-daily", "--config", str(config), "--as-of", str(END), "--wait", "0"])
+    out, err = capsys.readouterr()
+    assert code == ExitCode.CONFIG
+    assert err.strip().endswith(
+        "config error: telegram.token_env: Telegram refused the token in $SW_REFUSED_TOKEN; messages left pending"
+    )
+    assert TOKEN not in out + err and "Traceback" not in err
+    assert [r.status for r in Outbox(Store(db)).rows()] == ["pending"]

@@ -5,32 +5,43 @@
 
 ``--to`` cuts the data as if that day were today: an episode still firing then is open and forward
 figures past it are unknown. Exit codes as ``report``: 1 when the refresh failed (the backtest still
-runs on the last good data) or there is no data at all.
+runs on the last good data) or there is no data at all (the message says why); 4 when ``--csv`` or
+``--png`` cannot be written (checked before the work starts).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.cli_common import (
+    ExitCode,
+    add_common_options,
+    check_output_path,
+    date_arg,
+    no_data_message,
+    no_data_reason,
+    open_engine,
+    print_message,
+    settings_from_args,
+    warn,
+    write_output,
+)
+
 DEFAULT_FROM = date(2010, 1, 1)
 
 
-def add_backtest_command(
-    sub: Any, common: Callable[[argparse.ArgumentParser], None], date_type: Callable[[str], date]
-) -> None:
+def add_backtest_command(sub: Any) -> None:
     p = sub.add_parser("backtest", help="replay the alert rules over the stored history and show what followed")
-    common(p)
+    add_common_options(p)
     p.add_argument("--rules", dest="config", metavar="PATH", help="same as --config: the alerts section is used")
     p.add_argument(
-        "--from", dest="start", type=date_type, default=DEFAULT_FROM, metavar="DATE", help="first day (2010-01-01)"
+        "--from", dest="start", type=date_arg, default=DEFAULT_FROM, metavar="DATE", help="first day (2010-01-01)"
     )
-    p.add_argument("--to", dest="end", type=date_type, metavar="DATE", help="last day (default: the latest data)")
+    p.add_argument("--to", dest="end", type=date_arg, metavar="DATE", help="last day (default: the latest data)")
     p.add_argument("--csv", type=Path, metavar="PATH", help="write the episodes as CSV")
     p.add_argument("--png", type=Path, metavar="PATH", help="write the chart with the episodes shaded")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
@@ -90,25 +101,27 @@ def format_table(result: Any) -> str:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from bot.cli import EXIT_OK, EXIT_STALE, open_engine, settings_from_args
     from jobs.backtest import load_backtest
     from jobs.export import episodes_csv
     from jobs.rules import params_from_settings
 
+    for path in (args.csv, args.png):
+        if path is not None:
+            check_output_path(path)  # before the refresh and the replay, not after
     settings = settings_from_args(args)
     engine = open_engine(settings)
     update = engine.update()
     source = engine.source.name
     if engine.store.last_snapshot_date(source) is None:
-        print(f"no data for {source}: {update.refresh.message}", file=sys.stderr)
-        return EXIT_STALE
+        print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
+        return ExitCode.STALE
     result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
         print(format_table(result))
     if args.csv:
-        args.csv.write_text(episodes_csv(result), encoding="utf-8")
+        write_output(args.csv, episodes_csv(result))
     if args.png:
         from bot.charts import spread_chart
 
@@ -120,8 +133,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             title=f"Spread and alert episodes, {result.first_day} to {result.last_day}",
             view_from=args.start,
         )
-        args.png.write_bytes(png)
+        write_output(args.png, png)
     if not update.refresh.ok:
-        print(f"warning: refresh failed, backtest on the last good data: {update.refresh.message}", file=sys.stderr)
-        return EXIT_STALE
-    return EXIT_OK
+        warn(f"warning: refresh failed, backtest on the last good data: {update.refresh.message}")
+        return ExitCode.STALE
+    return ExitCode.OK

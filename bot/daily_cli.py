@@ -5,8 +5,8 @@ environment. Without a token nothing is sent: the queued messages are printed un
 "NOT SENT" banner and left ``pending``, so a later run (or the bot) with a token still delivers them
 exactly once.
 
-Exit codes: 0 the day was evaluated (or already was), 1 the data is not there / the fetch failed /
-messages are still pending, 2 bad configuration.
+Exit codes (``bot.cli_common.ExitCode``): 0 the day was evaluated (or already was) and nothing is left
+to send, 1 the data is not there or the fetch failed, 3 the data is fine but messages are still pending.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
 from typing import Any
 
+from bot.cli_common import ExitCode, add_common_options, date_arg, print_message, settings_from_args
 from bot.services import Services
 from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import last_evaluated_key, run_daily
@@ -24,24 +24,29 @@ from jobs.outbox import Outbox
 from jobs.regimes.job import run_regimes_if_due
 from jobs.settings import Settings
 
-EXIT_OK, EXIT_STALE = 0, 1
+# "unknown": no data for a presumed day past the known calendar, which may be a holiday: nothing is
+# known to be wrong with the data (the admins were asked to refresh the calendar)
+DATA_OK = ("evaluated", "up_to_date", "unknown")
 
 
-def add_run_daily_command(
-    sub: Any, common: Callable[[argparse.ArgumentParser], None], date_type: Callable[[str], Any]
-) -> None:
+def add_run_daily_command(sub: Any) -> None:
     p = sub.add_parser("run-daily", help="run the daily job once: refresh, evaluate alerts, deliver the outbox")
-    common(p)
-    p.add_argument("--as-of", type=date_type, metavar="DATE", help="evaluate up to this trading day (YYYY-MM-DD)")
+    add_common_options(p)
+    p.add_argument("--as-of", type=date_arg, metavar="DATE", help="evaluate up to this trading day (YYYY-MM-DD)")
     p.add_argument(
         "--wait", type=float, default=60.0, metavar="S", help="wait up to S seconds for retries due soon (default 60)"
     )
     p.set_defaults(func=cmd_run_daily)
 
 
-def cmd_run_daily(args: argparse.Namespace) -> int:
-    from bot.cli import settings_from_args
+def exit_code(outcome: str, left_pending: int) -> ExitCode:
+    """A data problem outranks pending messages: cron's mail must say the refresh failed."""
+    if outcome not in DATA_OK:
+        return ExitCode.STALE
+    return ExitCode.PENDING if left_pending else ExitCode.OK
 
+
+def cmd_run_daily(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     services = Services.build(settings)
     calendar = maintain_calendar(services, services.engine.today())
@@ -67,22 +72,30 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
         )
         for row in pending:
             print(f"--- NOT SENT to chat {row.chat_id} ({row.rule_id} {row.kind} tier {row.tier} {row.day}) ---")
-            print(row.text)
-        return EXIT_STALE if pending or result.outcome not in ("evaluated", "up_to_date") else EXIT_OK
+            print_message(row.text)
+        return exit_code(result.outcome, len(pending))
     from telegram.error import InvalidToken, NetworkError
 
     try:
         stats = asyncio.run(send_outbox(settings, services, token, args.wait))
-    except (InvalidToken, NetworkError) as exc:
+    except InvalidToken:
+        # the messages stay pending for a run with a good token; the token itself is never echoed
+        print(
+            f"config error: telegram.token_env: Telegram refused the token in ${settings.telegram.token_env}; "
+            "messages left pending",
+            file=sys.stderr,
+        )
+        return ExitCode.CONFIG
+    except NetworkError as exc:
         # the messages stay pending: the next run (or the bot) delivers them
-        print(f"delivery failed, messages left pending: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_STALE
+        detail = str(exc).replace(token, "[token]")
+        print(f"delivery failed, messages left pending: {type(exc).__name__}: {detail}", file=sys.stderr)
+        return exit_code(result.outcome, len(outbox.rows(status="pending")))
     print(
         f"delivery: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed, {stats.dead} to inactive "
         f"chats, {stats.left_pending} still pending"
     )
-    ok = result.outcome in ("evaluated", "up_to_date") and stats.left_pending == 0
-    return EXIT_OK if ok else EXIT_STALE
+    return exit_code(result.outcome, stats.left_pending)
 
 
 async def send_outbox(settings: Settings, services: Services, token: str, wait_up_to_s: float) -> Any:

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable
 from typing import Any
 
+from bot.cli_common import ExitCode, add_common_options, date_arg, open_engine, print_message, settings_from_args, warn
 
-def add_regime_command(
-    sub: Any, common: Callable[[argparse.ArgumentParser], None], date_type: Callable[[str], Any]
-) -> None:
+
+def add_regime_command(sub: Any) -> None:
     p = sub.add_parser("regime", help="print the regime scenarios: state, evidence, as-of dates, staleness")
-    common(p)
-    p.add_argument("--as-of", type=date_type, metavar="DATE", help="evaluate as of this day (default: today)")
+    add_common_options(p)
+    p.add_argument("--as-of", type=date_arg, metavar="DATE", help="evaluate as of this day (default: today)")
     p.add_argument("--lang", choices=["zh", "en"], help="message language (default: config lang)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the message")
     p.add_argument("--no-refresh", action="store_true", help="do not fetch; use the stored data only")
@@ -33,7 +31,6 @@ def add_regime_command(
 
 
 def cmd_regime(args: argparse.Namespace) -> int:
-    from bot.cli import EXIT_OK, EXIT_STALE, open_engine, settings_from_args
     from jobs.messages import render
     from jobs.regimes.inputs import refresh_regime_inputs
     from jobs.regimes.service import evaluate_regimes
@@ -61,7 +58,7 @@ def cmd_regime(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report.to_json(), "fetch_errors": failed}, ensure_ascii=False, indent=2))
     else:
-        print(render("regime", settings.lang, report=report))
+        print_message(render("regime", settings.lang, report=report))
     for line in failed:
-        print(f"warning: refresh failed, showing the last good data: {line}", file=sys.stderr)
-    return EXIT_STALE if failed else EXIT_OK
+        warn(f"warning: refresh failed, showing the last good data: {line}")
+    return ExitCode.STALE if failed else ExitCode.OK

@@ -6,6 +6,8 @@ StrictUndefined turns a missing variable into an error instead of an empty hole 
 
 from __future__ import annotations
 
+import html
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -97,3 +99,19 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
     if current or not chunks:
         chunks.append(current)
     return chunks
+
+
+# the tags of Telegram's HTML parse mode (https://core.telegram.org/bots/api#html-style); data inside a
+# message is escaped by the templates, so a literal "<" of a name never looks like one of these
+_TELEGRAM_TAG = re.compile(
+    r"</?(?:b|strong|i|em|u|ins|s|strike|del|span|tg-spoiler|tg-emoji|a|code|pre|blockquote)(?:\s[^<>]*)?>",
+    re.IGNORECASE,
+)
+_LINK = re.compile(r'<a\s[^<>]*href="([^"]*)"[^<>]*>(.*?)</a>', re.IGNORECASE | re.DOTALL)
+
+
+def to_plain(text: str) -> str:
+    """A rendered message as plain text for a terminal: Telegram's tags dropped (a link keeps its
+    address after its text), entities unescaped, lines as they were."""
+    text = _LINK.sub(lambda m: m.group(2) if m.group(2) == m.group(1) else f"{m.group(2)} ({m.group(1)})", text)
+    return html.unescape(_TELEGRAM_TAG.sub("", text))

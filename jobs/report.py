@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from jobs.pipeline import DataStatus
+from jobs.settings import Settings
 from jobs.spread import IndustryGain, Snapshot
 from jobs.store import Store
 
@@ -99,3 +100,41 @@ def build_report(
         history_start=history_start,
         requested_as_of=as_of,
     )
+
+
+@dataclass(frozen=True)
+class NoDataReason:
+    """Why there is no snapshot to show: ``code`` picks the sentence, the other fields fill it."""
+
+    code: str  # no_file | fetch_failed | no_rows | too_few_industries | history_after_data | history_too_short
+    path: str | None = None
+    error: str | None = None
+    until: date | None = None
+    count: int | None = None
+    needed: int | None = None
+    history_start: date | None = None
+    first: date | None = None
+    last: date | None = None
+    window: str | None = None
+
+
+def explain_no_data(
+    store: Store, settings: Settings, source: str, refresh_error: str | None, until: date
+) -> NoDataReason:
+    """The first thing that stops a snapshot from existing, from the source's file to the metric's needs."""
+    csv = settings.csv_path
+    closes = store.load_prices(source)
+    if closes.empty:
+        if csv is not None and not csv.is_file():
+            return NoDataReason("no_file", path=str(csv))
+        if refresh_error is not None:
+            return NoDataReason("fetch_failed", error=refresh_error)
+        return NoDataReason("no_rows", until=until)
+    first, last = closes.index[0].date(), closes.index[-1].date()
+    m = settings.metric
+    most = int(closes.notna().sum(axis=1).max())
+    if most < 2 * m.top_k:
+        return NoDataReason("too_few_industries", count=most, needed=2 * m.top_k)
+    if m.history_start > last:
+        return NoDataReason("history_after_data", history_start=m.history_start, last=last)
+    return NoDataReason("history_too_short", first=first, last=last, window=m.window)

@@ -133,6 +133,11 @@ class Settings(_Strict):
     regimes: RegimeSettings = RegimeSettings()
 
     @property
+    def csv_path(self) -> Path | None:
+        """The file of a ``csv:PATH`` source, else None."""
+        return Path(self.data.source[4:]) if self.data.source.startswith("csv:") else None
+
+    @property
     def is_default_source(self) -> bool:
         return self.data.source == "sample"
 
@@ -166,12 +171,37 @@ def parse_settings(raw: Any, origin: str = "config") -> Settings:
         raise ConfigError(_format_error(exc)) from None
 
 
+def _absolute(path: Path, base: Path) -> Path:
+    # abspath, not resolve(): ``..`` is folded but a symlinked folder keeps the name the operator gave
+    return Path(os.path.abspath(base / path.expanduser()))
+
+
+def resolve_paths(settings: Settings, base: Path) -> Settings:
+    """The same settings with every relative file path made absolute against ``base``.
+
+    A config read by cron from another folder must find the same store and CSV as when it is run
+    from its own folder, and a ``csv:`` source's name (the key of its rows in the store) must not
+    depend on where the command was started.
+    """
+    update: dict[str, Any] = {}
+    if str(settings.storage.path) != ":memory:":
+        update["storage"] = settings.storage.model_copy(update={"path": _absolute(settings.storage.path, base)})
+    csv = settings.csv_path
+    if csv is not None:
+        update["data"] = settings.data.model_copy(update={"source": f"csv:{_absolute(csv, base)}"})
+    return settings.model_copy(update=update)
+
+
 def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None]:
-    """Load settings from ``path``; with no path, ``config.yaml`` if present, else built-in defaults."""
+    """Load settings from ``path``; with no path, ``config.yaml`` if present, else built-in defaults.
+
+    Relative paths in the file are resolved against the file's folder (the defaults' against the
+    current folder).
+    """
     if path is None:
         candidate = Path(DEFAULT_CONFIG_FILE)
         if not candidate.exists():
-            return Settings(), None
+            return resolve_paths(Settings(), Path.cwd()), None
         path = candidate
     p = Path(path)
     if not p.is_file():
@@ -182,4 +212,7 @@ def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"config error: {p}:{where}: not valid YAML") from None
-    return parse_settings(raw, str(p)), p
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ConfigError(f"config error: {p}: cannot be read ({reason})") from None
+    return resolve_paths(parse_settings(raw, str(p)), p.absolute().parent), p.absolute()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -26,6 +27,10 @@ import numpy as np
 import pandas as pd
 
 from jobs.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
+
+log = logging.getLogger(__name__)
+
+JUST_CREATED_S = 60.0
 
 MIGRATIONS: list[str] = [
     # 1: prices, names, snapshots, fetch log, calendar, key/value meta
@@ -161,6 +166,32 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class StoreError(RuntimeError):
+    """The store cannot be used; ``str()`` is one line naming the file and what to do."""
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """One line for an SQLite error about the store file, with what the operator can do about it."""
+    text = " ".join(str(exc).split())  # quick_check's details span lines; the answer is one line
+    if "malformed" in text or "not a database" in text:
+        return StoreError(
+            f"the store {path} is damaged ({text}): restore it from a backup, or move it away to start "
+            "an empty store (its subscribers and alert states are then lost)"
+        )
+    if "readonly" in text or "read-only" in text:
+        return StoreError(f"the store {path} is read-only ({text}): make the file and its folder writable")
+    if "unable to open" in text or "disk I/O" in text:
+        return StoreError(
+            f"cannot open the store {path} ({text}): check that its folder exists and is writable "
+            "(SQLite also creates the files -wal and -shm beside it)"
+        )
+    if "locked" in text or "busy" in text:
+        return StoreError(f"the store {path} is locked by another process ({text}): try again when it is done")
+    if "full" in text:
+        return StoreError(f"the disk of the store {path} is full ({text}): free some space")
+    return StoreError(f"the store {path} cannot be used: {type(exc).__name__}: {text}")
+
+
 @dataclass(frozen=True)
 class FetchRecord:
     source: str
@@ -178,12 +209,22 @@ class Store:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._price_cache: dict[tuple[str, str], tuple[str, pd.DataFrame]] = {}
         self._memory_refresh_lock = threading.Lock()
-        self._migrate()
+        fresh = True
+        if str(path) != ":memory:":
+            fresh = self._prepare_file()
+        try:
+            if not fresh:
+                self._check_integrity()
+            self._migrate()
+        except sqlite3.Error as exc:
+            self.close()
+            raise store_error(self.path, exc) from None
+        except StoreError:
+            self.close()
+            raise
 
     # -- connection handling -------------------------------------------------------------------
     def connect(self) -> sqlite3.Connection:
@@ -220,14 +261,53 @@ class Store:
     def schema_version(self) -> int:
         return int(self.connect().execute("PRAGMA user_version").fetchone()[0])
 
+    def _prepare_file(self) -> bool:
+        """Create the store's folder; True when there is no store yet (nothing to check or lose)."""
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store's folder {folder} ({exc.strerror or exc}): "
+                "create it, or set storage.path to a writable place"
+            ) from None
+        if self.path.is_dir():
+            raise StoreError(f"the store {self.path} is a folder: set storage.path to a file name inside it")
+        if not self.path.exists():
+            return True
+        stat = self.path.stat()
+        if stat.st_size == 0:
+            # SQLite takes an empty file for a new database: say so, it may be a store whose contents
+            # (subscribers, alert states) were lost, e.g. truncated by a full disk or a bad copy. A file
+            # created a moment ago is another process opening the same new store at the same time.
+            if time.time() - stat.st_mtime < JUST_CREATED_S:
+                return True
+            log.warning(
+                "the store %s is an empty file (0 bytes): starting a new, empty store in it; "
+                "if it held subscribers, stop now and restore it from a backup",
+                self.path,
+            )
+            return True
+        return False
+
+    def _check_integrity(self) -> None:
+        """``PRAGMA quick_check`` at open: a damaged store stops the program at once, instead of
+        answering some commands and failing half-way through others."""
+        rows = self.connect().execute("PRAGMA quick_check(1)").fetchall()
+        if rows and rows[0][0] != "ok":
+            raise sqlite3.DatabaseError(f"database disk image is malformed ({rows[0][0]})")
+
     def _migrate(self) -> None:
         with self.transaction() as conn:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             if version > len(MIGRATIONS):
-                raise RuntimeError(
+                raise StoreError(
                     f"{self.path} has schema version {version}, newer than this program knows "
                     f"({len(MIGRATIONS)}); upgrade spreadwatch"
                 )
+            # rewriting the version is a write probe: a read-only file fails here, at open, rather than
+            # at the first alert or subscription it cannot store
+            conn.execute(f"PRAGMA user_version = {version}")
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in script.split(";"):
                     if statement.strip():

@@ -18,7 +18,7 @@ from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
 from jobs.daily import DailyResult
 from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
-from jobs.report import SpreadReport
+from jobs.report import NoDataReason, SpreadReport
 from jobs.rules import RuleParams
 from jobs.spread import IndustryGain, Snapshot
 from jobs.store import FetchRecord
@@ -105,6 +105,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "top5": snapshot_ctx,
     "bottom5": snapshot_ctx,
     "no_data": lambda: {"source_label": f"CSV {EVIL}", "error": EVIL},
+    "no_data_reason": lambda: {"source_label": "CSV x.csv", "reason": NoDataReason("no_file", path=EVIL)},
     "industry": lambda: {**snapshot_ctx(), "ind": gains()[0], "position": "top"},
     "industry_unknown": lambda: {"query": EVIL, "suggestions": list(gains()[:2]), "ambiguous": True},
     "usage": lambda: {"command": "industry"},

@@ -39,10 +39,11 @@ def test_report_on_defaults_speaks_chinese_and_says_synthetic(db: Path, capsys: 
     code, out, _ = report(capsys, "--db", str(db))
     assert code == 0
     day = due_today()
-    assert f"<b>行业分化 · {day}</b>" in out  # the /spread answer ...
-    assert f"<b>涨幅前5行业 · {day}</b>" in out  # ... then the /top5 answer
+    assert f"行业分化 · {day}\n" in out  # the /spread answer ...
+    assert f"\n涨幅前5行业 · {day}（" in out  # ... then the /top5 answer
     assert out.count("合成样本数据，仅供演示，并非真实行情") == 2
     assert "数据未更新" not in out
+    assert "<b>" not in out and "&#39;" not in out and "&amp;" not in out  # plain text, not the bot's HTML
 
 
 def test_report_in_english(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -107,7 +108,7 @@ def test_a_failing_source_never_falls_back_to_the_sample(tmp_path: Path, capsys:
     missing = tmp_path / "missing.csv"
     code, out, _ = report(capsys, "--db", str(tmp_path / "x.db"), "--source", f"csv:{missing}", "--lang", "en")
     assert code == 1
-    assert "No data yet" in out and "CSV file not found" in out
+    assert "Nothing to show" in out and f"the CSV file {missing} does not exist" in out
     assert "SYNTHETIC" not in out
     code, out, _ = report(capsys, "--db", str(tmp_path / "x.db"), "--source", f"csv:{missing}", "--json")
     assert code == 1 and json.loads(out)["error"] == "no data"

@@ -140,7 +140,7 @@ def test_run_daily_cli_without_a_token_prints_and_keeps_messages_pending(
     monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
     code = main(["run-daily", "--as-of", "2025-02-14", "--source", f"csv:{SW}", "--db", str(db)])
     out = capsys.readouterr().out
-    assert code == 1
+    assert code == 3  # the data is fine, the message is pending (ExitCode.PENDING)
     assert "NOT SENT: no bot token in $TELEGRAM_BOT_TOKEN; 1 message(s) left pending" in out
     assert "--- NOT SENT to chat 1 (spread fire tier" in out and "Differentiation alert · 2025-02-14" in out
     assert [r.status for r in Outbox(services.store).rows()] == ["pending"]

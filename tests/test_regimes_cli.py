@@ -66,7 +66,7 @@ def test_regime_cli_json_and_text(filled_db: Path, tmp_path: Path, capsys: pytes
     assert stale["composite"]["state"] == "unknown"
 
     code, out, _ = run(capsys, *common, "--as-of", "2026-09-01", "--no-refresh", "--lang", "en")
-    assert "Macro: recovery falsified / policy turn</b>: unknown (stale since 2026-04-30)" in out
+    assert "Macro: recovery falsified / policy turn: unknown (stale since 2026-04-30)" in out
 
 
 def test_regime_cli_record_stores_states_once(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from jobs.settings import Settings, load_settings
+from jobs.settings import Settings, load_settings, resolve_paths
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "123456789:AAH-not-a-real-token-but-secret"
@@ -27,7 +27,7 @@ def test_the_example_config_loads() -> None:
 
 def test_the_example_shows_the_defaults_of_the_core_sections() -> None:
     example, _ = load_settings(REPO / "config.example.yaml")
-    defaults = Settings()
+    defaults = resolve_paths(Settings(), REPO)  # the example's relative paths are read from its folder
     for section in ("metric", "storage", "schedule", "alerts"):
         assert getattr(example, section) == getattr(defaults, section), section
 

@@ -82,7 +82,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"error": "no data", "source": status.source, "message": err}, ensure_ascii=False))
         else:
-            print(render("no_data", settings.lang, source_label=status.source_label, error=err))
+            # the operator at the terminal gets the raw reason after the localised sentence
+            print(render("no_data", settings.lang, source_label=status.source_label, error=err, admin=True))
         return EXIT_STALE
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from jobs.sources.base import SW2021_L1, SW2021_L1_EN
 
 # SW2000 and SW2014 names that SW2021 dropped or renamed
-_OLDER_EN: dict[str, str] = {
+OLDER_SHENWAN_EN: dict[str, str] = {
     "采掘": "Mining",
     "化工": "Chemicals",
     "黑色金属": "Ferrous Metals",
@@ -28,7 +28,7 @@ _OLDER_EN: dict[str, str] = {
     "电气设备": "Electrical Equipment",
 }
 
-_BY_NAME: dict[str, str] = {**_OLDER_EN, **{SW2021_L1[code]: en for code, en in SW2021_L1_EN.items()}}
+_BY_NAME: dict[str, str] = {**OLDER_SHENWAN_EN, **{SW2021_L1[code]: en for code, en in SW2021_L1_EN.items()}}
 
 
 def english_name(name: str, code: str = "") -> str | None:

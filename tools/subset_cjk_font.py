@@ -22,10 +22,10 @@ OUT = Path(__file__).resolve().parents[1] / "bot" / "fonts" / "NotoSansSC-spread
 def wanted_text() -> str:
     sys.path.insert(0, str(OUT.parents[2]))
     from bot.charts import LABELS
-    from jobs.industry_names import _OLDER_EN
+    from jobs.industry_names import OLDER_SHENWAN_EN
     from jobs.sources.base import SW2021_L1
 
-    words = [*LABELS["zh"].values(), *SW2021_L1.values(), *_OLDER_EN, "年月日前后五十百分点"]
+    words = [*LABELS["zh"].values(), *SW2021_L1.values(), *OLDER_SHENWAN_EN, "年月日前后五十百分点"]
     ascii_printable = "".join(chr(c) for c in range(0x20, 0x7F))
     # U+2212: matplotlib writes negative tick labels with the minus sign, not a hyphen
     return ascii_printable + "（）：，、。．—−–%‰±×" + "".join(words)

@@ -39,6 +39,11 @@ def test_history_sends_a_png_with_caption(bot: BotHarness) -> None:
     assert "全部历史" in all_years.params["caption"] and "2010-" in all_years.params["caption"]
     assert png_size(all_years.files["photo"].data) == (1200, 700)
 
+    # the same chart for a Chinese chat is drawn with Chinese words: other pixels, same size
+    (zh,) = bot.ask("/history", chat_id=1104, language_code="zh", timeout=30)
+    assert "近1年" in zh.params["caption"]
+    assert png_size(zh.files["photo"].data) == (1200, 700) and zh.files["photo"].data != png
+
     for bad in ("/history 2y", "/history 1y 3y", "/history 🙂<b>"):
         (usage,) = bot.ask(bad, chat_id=1101, language_code="en")
         assert usage.method == "sendMessage" and "Usage: <code>/history</code>" in usage.params["text"], bad

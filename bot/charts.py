@@ -12,8 +12,10 @@
 * ``episodes``: (start, end) pairs, ``end`` None while still open; shaded.
 * ``today``: the point marked and labelled (the last day on or before it); default the last day.
 
-Text on the chart is ASCII unless a CJK font is installed: the default fonts have no Chinese
-glyphs (they would render as boxes), so the localized words go in the Telegram caption instead.
+Chinese charts use the CJK font shipped in ``bot/fonts`` (a subset of Noto Sans SC, SIL OFL 1.1),
+else an installed CJK font; with neither, a Chinese chart falls back to English words, since the
+default fonts have no Chinese glyphs and would draw boxes. Today's value is a legend entry placed
+where it covers the least of the lines, never a box pinned over the newest stretch of the series.
 matplotlib is imported inside the function (about 0.3 s) so the bot starts without it, and the
 figure is drawn on an explicit Agg canvas without pyplot: no global state, safe in worker threads.
 """
@@ -26,12 +28,26 @@ import math
 from collections.abc import Sequence
 from datetime import date
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 700, 100
+LEGEND_MARGIN_PX = 24
+LEGEND_CORNERS: tuple[Any, ...] = (
+    "upper left",
+    "upper right",
+    "lower right",
+    "lower left",
+    "upper center",
+    "lower center",
+)
+BUNDLED_CJK_FONT = Path(__file__).resolve().parent / "fonts" / "NotoSansSC-spreadwatch-subset.otf"
 
 # families that carry the CJK Unified Ideographs, in order of preference
 CJK_FAMILIES = (
@@ -56,6 +72,7 @@ LABELS = {
         "episode": "Alert episodes",
         "ylabel": "Top 5 minus bottom 5, %-points",
         "title": "Industry differentiation: top-5 vs bottom-5 six-month gain",
+        "latest": "Latest",
     },
     "zh": {
         "spread": "分化度",
@@ -64,17 +81,52 @@ LABELS = {
         "episode": "预警区间",
         "ylabel": "前五减后五涨幅 (百分点)",
         "title": "行业分化度: 前五与后五行业半年涨幅之差",
+        "latest": "最新",
     },
 }
 
 
-@lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """The family name of an installed CJK-capable font, or None."""
+@lru_cache(maxsize=2)
+def cjk_font(bundled: Path = BUNDLED_CJK_FONT) -> str | None:
+    """The family name of the shipped CJK font (registered with matplotlib), else of an installed one, or None."""
     from matplotlib import font_manager
 
+    if bundled.is_file():
+        font_manager.fontManager.addfont(str(bundled))
+        return str(font_manager.FontProperties(fname=str(bundled)).get_name())
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((name for name in CJK_FAMILIES if name in installed), None)
+
+
+def chart_words(lang: str, font: str | None) -> dict[str, str]:
+    """The chart's words in ``lang`` when a font can draw them, else in English."""
+    return LABELS["zh"] if lang == "zh" and font is not None else LABELS["en"]
+
+
+def today_label(day: date, value: float, pctl: float | None, words: dict[str, str]) -> str:
+    return f"{words['latest']} {day.isoformat()}  {value:.1f}" + (f"  P{int(pctl)}" if pctl is not None else "")
+
+
+def _style_today(legend: Any, label: str | None, words: dict[str, str]) -> None:
+    for text in legend.get_texts():
+        if label is not None and text.get_text() == label:
+            text.set_color("#c0392b")
+            if words is LABELS["en"]:  # the shipped CJK subset has no bold face
+                text.set_fontweight("bold")
+
+
+def _covers_line(fig: Any, ax: Any, legend: Any, spread: pd.Series) -> bool:
+    """Whether the legend, where "best" put it, hides a point of the spread line."""
+    import matplotlib.dates as mdates
+
+    ax.get_xlim(), ax.get_ylim()  # settles the lazy autoscale that transData depends on
+    # measured before the final draw the box comes out a few pixels short (the text is laid out
+    # again when drawn), hence the margin
+    box = legend.get_window_extent(fig.canvas.get_renderer()).padded(LEGEND_MARGIN_PX)
+    xs = mdates.date2num(pd.DatetimeIndex(spread.index))
+    points = ax.transData.transform(np.column_stack([xs, spread.to_numpy(dtype=float)]))
+    x, y = points[:, 0], points[:, 1]
+    return bool(((x >= box.x0) & (x <= box.x1) & (y >= box.y0) & (y <= box.y1)).any())
 
 
 def percentile_levels(spread: pd.Series, q: float) -> pd.Series:
@@ -111,6 +163,37 @@ def spread_chart(
     height_px: int = HEIGHT_PX,
 ) -> bytes:
     """Draw the chart and return PNG bytes of exactly ``width_px`` x ``height_px``."""
+    buf = io.BytesIO()
+    spread_figure(
+        series,
+        today=today,
+        episodes=episodes,
+        title=title,
+        lang=lang,
+        view_from=view_from,
+        width_px=width_px,
+        height_px=height_px,
+        png=buf,
+    )
+    return buf.getvalue()
+
+
+def spread_figure(
+    series: pd.DataFrame,
+    *,
+    today: date | None = None,
+    episodes: Sequence[tuple[date, date | None]] = (),
+    title: str | None = None,
+    lang: str = "en",
+    view_from: date | None = None,
+    width_px: int = WIDTH_PX,
+    height_px: int = HEIGHT_PX,
+    png: IO[bytes] | None = None,
+) -> Figure:
+    """The drawn figure (its artists laid out, for inspection), written as PNG to ``png`` if given.
+
+    The font settings apply only while drawing, so the PNG is written here rather than by the caller.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -127,11 +210,11 @@ def spread_chart(
     first, last = spread.index[0], spread.index[-1]
 
     font = cjk_font()
-    words = LABELS["zh"] if lang == "zh" and font else LABELS["en"]
+    words = chart_words(lang, font)
     if title is None or (not _is_ascii(title) and font is None):
         title = words["title"]
     rc: dict[str, Any] = {"font.size": 17, "axes.titlesize": 20, "axes.labelsize": 17, "legend.fontsize": 15}
-    if font is not None:
+    if font is not None and (words is LABELS["zh"] or not _is_ascii(title)):
         rc["font.sans-serif"] = [font, "DejaVu Sans"]
 
     import matplotlib
@@ -156,31 +239,39 @@ def spread_chart(
             shaded = True
 
         pos = len(spread) - 1 if today is None else int(spread.index.searchsorted(pd.Timestamp(today), "right")) - 1
+        label = None
         if pos >= 0:
             ts, value = spread.index[pos], float(spread.iloc[pos])
-            ax.scatter([ts], [value], s=160, color="#c0392b", zorder=5, edgecolors="white", linewidths=2)
             pctl = series["percentile"].loc[ts] if "percentile" in series.columns else None
-            label = f"{ts.date().isoformat()}  {value:.1f}" + (f"  P{int(pctl)}" if pctl is not None else "")
-            ax.annotate(
-                label,
-                (ts, value),
-                xytext=(-12, 14),
-                textcoords="offset points",
-                ha="right",
-                fontsize=17,
-                fontweight="bold",
-                color="#c0392b",
-                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
-                zorder=6,
-            )
+            label = today_label(ts.date(), value, pctl, words)
+            ax.scatter([ts], [value], s=160, color="#c0392b", zorder=5, edgecolors="white", linewidths=2, label=label)
 
         ax.set_title(title)
         ax.set_ylabel(words["ylabel"])
         ax.grid(True, alpha=0.3)
-        ax.margins(x=0.01)
-        ax.legend(loc="upper left", framealpha=0.85)
+        ax.margins(x=0.01, y=0.08)
         fig.autofmt_xdate()
         fig.tight_layout()
-        buf = io.BytesIO()
-        canvas.print_png(buf)
-    return buf.getvalue()
+        # today's label lives in the legend, and the legend goes in the first corner where it hides
+        # no point of the spread line (matplotlib's "best" is re-decided at every draw and only
+        # minimises the overlap); with no free corner it goes above the axes
+        legend = None
+        for loc in LEGEND_CORNERS:
+            legend = ax.legend(loc=loc, framealpha=0.9)
+            _style_today(legend, label, words)
+            if not _covers_line(fig, ax, legend, spread):
+                break
+            legend.remove()
+            legend = None
+        if legend is None:
+            ax.set_title(title, pad=12 + 30 * math.ceil(len(ax.get_legend_handles_labels()[1]) / 3))
+            legend = ax.legend(
+                loc="lower left", bbox_to_anchor=(0.0, 1.0, 1.0, 0.1), mode="expand", ncol=3, framealpha=0.9
+            )
+            _style_today(legend, label, words)
+            fig.tight_layout()
+        if png is not None:
+            canvas.print_png(png)
+        else:
+            canvas.draw()
+    return fig

@@ -70,7 +70,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
-        ctx = {"snap": report.snapshot, "report": report, "status": status, "stale": report.stale}
+        # the terminal's reader is the operator: raw fetch errors follow the localised sentence
+        ctx = {"snap": report.snapshot, "report": report, "status": status, "stale": report.stale, "admin": True}
         print_message(render("spread", settings.lang, **ctx))
         print()
         print_message(render("top5", settings.lang, **ctx))

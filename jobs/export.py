@@ -1,9 +1,12 @@
 """CSV exports, pure: the daily spread history (``/export``) and the backtest's episodes (``--csv``).
 
 Numbers are written with ``repr`` so a re-import gives back exactly the stored floats. Lists of
-industries are joined with ``;`` (names never contain it). The text starts with a UTF-8 byte-order
-mark because Excel, which most users open these in, otherwise reads Chinese names as mojibake; read
-it back with ``encoding="utf-8-sig"``.
+industries are joined with ``;`` (names never contain it). Every list of names comes twice: as the
+source names them (Chinese for Shenwan) and with Shenwan's English names (``*_en``), so one file
+serves readers of either language and keeps the same columns whoever asked for it.
+
+The text starts with a UTF-8 byte-order mark because Excel, which most users open these in,
+otherwise reads Chinese names as mojibake; read it back with ``encoding="utf-8-sig"``.
 """
 
 from __future__ import annotations
@@ -13,16 +16,35 @@ import io
 from collections.abc import Iterable
 
 from jobs.backtest import BacktestResult
-from jobs.spread import Snapshot
+from jobs.industry_names import display_name
+from jobs.spread import IndustryGain, Snapshot
 
 BOM = "\ufeff"
 LIST_SEP = ";"
 
-HISTORY_COLUMNS = ("date", "spread", "percentile", "top5", "bottom5", "top5_codes", "bottom5_codes")
+HISTORY_COLUMNS = (
+    "date",
+    "spread",
+    "percentile",
+    "top5",
+    "bottom5",
+    "top5_codes",
+    "bottom5_codes",
+    "top5_en",
+    "bottom5_en",
+)
 
 
 def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
+
+
+def _english(gains: Iterable[IndustryGain]) -> str:
+    return LIST_SEP.join(display_name(g.name, g.code, "en") for g in gains)
+
+
+def _english_names(names: Iterable[str], codes: Iterable[str]) -> str:
+    return LIST_SEP.join(display_name(n, c, "en") for n, c in zip(names, codes, strict=False))
 
 
 def history_csv(snapshots: Iterable[Snapshot]) -> str:
@@ -41,6 +63,8 @@ def history_csv(snapshots: Iterable[Snapshot]) -> str:
                 LIST_SEP.join(g.name for g in s.bottom),
                 LIST_SEP.join(g.code for g in s.top),
                 LIST_SEP.join(g.code for g in s.bottom),
+                _english(s.top),
+                _english(s.bottom),
             )
         )
     return buf.getvalue()
@@ -60,6 +84,8 @@ def episodes_csv(result: BacktestResult) -> str:
         "bottom5",
         "top5_codes",
         "bottom5_codes",
+        "top5_en",
+        "bottom5_en",
     ]
     per = ["day", "spread_change", "relative_return", "top_return", "bottom_return"]
     header = fixed + [f"{name}_{m}m" for m in result.horizons for name in per]
@@ -80,6 +106,8 @@ def episodes_csv(result: BacktestResult) -> str:
             LIST_SEP.join(e.basket.bottom_names or e.basket.bottom),
             LIST_SEP.join(e.basket.top),
             LIST_SEP.join(e.basket.bottom),
+            _english_names(e.basket.top_names or e.basket.top, e.basket.top),
+            _english_names(e.basket.bottom_names or e.basket.bottom, e.basket.bottom),
         ]
         for m in result.horizons:
             f = e.forward(m)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -47,6 +49,54 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def industry_en(name: str, code: str = "") -> str:
+    """Shenwan's English name of an industry (else the name as the source gives it)."""
+    from jobs.industry_names import display_name
+
+    return display_name(name, code, "en")
+
+
+def fmt_when(value: datetime | str | None, timezone: str, lang: str) -> str:
+    """A moment for people, in the configured time zone: 2026-12-04 16:31 / 2026年12月4日 16:31.
+
+    The store keeps UTC ISO strings; a schedule in Asia/Shanghai next to UTC times misleads.
+    """
+    if value is None or value == "":
+        return "—"
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:  # stored moments are UTC; a naive one is too
+        moment = moment.replace(tzinfo=ZoneInfo("UTC"))
+    local = moment.astimezone(ZoneInfo(timezone))
+    if lang == "zh":
+        return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def fmt_window(window: str, lang: str) -> str:
+    """The gain window for people: 6M → "6-month" / "6个月", 120D → "120-trading-day" / "120个交易日"."""
+    n, unit = window[:-1], window[-1:].upper()
+    if unit == "M":
+        return f"{n}个月" if lang == "zh" else f"{n}-month"
+    if unit == "D":
+        return f"{n}个交易日" if lang == "zh" else f"{n}-trading-day"
+    return window
+
+
+def fetch_problem(message: str | None) -> str:
+    """What kind of failure a fetch log message records, so a template can say it in the reader's language.
+
+    The messages themselves are for logs and admins: ``jobs.validate`` starts a rejection with
+    "batch rejected", ``jobs.pipeline`` an unforeseen error with "unexpected"; anything else is the
+    source's own failure (network, timeout, upstream error, a missing file).
+    """
+    text = (message or "").strip().lower()
+    if text.startswith("batch rejected"):
+        return "rejected"
+    if text.startswith("unexpected"):
+        return "unexpected"
+    return "fetch"
+
+
 @lru_cache(maxsize=4)
 def environment(templates_dir: str = str(TEMPLATES_DIR)) -> Environment:
     env = Environment(
@@ -57,7 +107,17 @@ def environment(templates_dir: str = str(TEMPLATES_DIR)) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=False,
     )
-    env.filters.update(pct=fmt_pct, points=fmt_points, pctl=fmt_pctl, num=fmt_num, source_zh=source_zh)
+    env.filters.update(
+        pct=fmt_pct,
+        points=fmt_points,
+        pctl=fmt_pctl,
+        num=fmt_num,
+        source_zh=source_zh,
+        en_name=industry_en,
+        when=fmt_when,
+        window=fmt_window,
+        fetch_problem=fetch_problem,
+    )
     return env
 
 

@@ -89,6 +89,7 @@ REGIME_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "event_added": lambda: {"event": PolicyEvent(7, DAY, EVIL, "admin"), "until": date(2025, 3, 15)},
     "event_deleted": lambda: {"event_id": 7, "found": False},
     "event_usage": lambda: {"max_len": 300},
+    "event_too_long": lambda: {"length": 5000, "max_len": 300},
 }
 
-REGIME_STATIC_KINDS = {"event_deleted", "event_usage"}
+REGIME_STATIC_KINDS = {"event_deleted", "event_usage", "event_too_long"}

@@ -9,12 +9,13 @@ that displays no data at all goes into ``STATIC_KINDS`` instead of carrying ``EV
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from alert_template_contexts import ALERT_CONTEXTS
 from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 
+from bot.handlers.market import Discontinued
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
 from jobs.daily import DailyResult
 from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
@@ -107,6 +108,10 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "no_data": lambda: {"source_label": f"CSV {EVIL}", "error": EVIL},
     "no_data_reason": lambda: {"source_label": "CSV x.csv", "reason": NoDataReason("no_file", path=EVIL)},
     "industry": lambda: {**snapshot_ctx(), "ind": gains()[0], "position": "top"},
+    "industry_discontinued": lambda: {
+        "ind": Discontinued("801020", EVIL, date(2010, 1, 4), date(2021, 12, 10), gains()[2], date(2021, 12, 10), 28),
+        "snap": snapshot(),
+    },
     "industry_unknown": lambda: {"query": EVIL, "suggestions": list(gains()[:2]), "ambiguous": True},
     "usage": lambda: {"command": "industry"},
     "history_caption": lambda: {"period": "3y", "first": date(2022, 2, 14), **snapshot_ctx()},
@@ -124,8 +129,10 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "status": lambda: {
         "status": status(),
         "stale": True,
-        "next_run": "2025-02-17 16:30 CST",
+        "next_run": datetime(2025, 2, 17, 8, 30, tzinfo=UTC),
         "last_run": DailyResult("fetch_failed", DAY, message=EVIL),
+        "admin": True,
+        "admins_configured": True,
         "last_evaluated": "2025-02-14",
         "timezone": "Asia/Shanghai",
     },

@@ -68,6 +68,21 @@ def test_export_sends_the_daily_history_as_csv(bot: BotHarness) -> None:  # noqa
     assert snap is not None
     row = frame.set_index("date").loc["2025-02-14"]
     assert row["top5"].split(";") == [g.name for g in snap.top]
+    # the same file for every reader: Shenwan's English names next to the source's
+    assert row["top5_en"].split(";") == ["Computer", "Media", "Comprehensive", "Electronics", "Commerce and Retail"]
+    assert row["bottom5_en"].split(";") == [
+        "Coal",
+        "Utilities",
+        "Oil and Petrochemicals",
+        "Agriculture, Forestry, Animal Husbandry and Fishery",
+        "Food and Beverage",
+    ]
+    # an SW2014-era day keeps that era's names, in English too (801210 was 休闲服务, not 社会服务)
+    old = frame.set_index("date").loc["2015-06-12"]
+    for names, english in (("top5", "top5_en"), ("bottom5", "bottom5_en")):
+        for zh, en in zip(old[names].split(";"), old[english].split(";"), strict=True):
+            assert en.isascii() and en != zh
+    assert "names in English" in call.params["caption"]
 
 
 def test_commands_are_in_the_menu(bot: BotHarness) -> None:  # noqa: F811

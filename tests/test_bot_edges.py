@@ -145,7 +145,8 @@ def test_stale_and_missing_data_are_said_plainly(db: Path, tmp_path: Path) -> No
         for command in ("/spread", "/top5", "/bottom5", "/industry 801750", "/history 3y"):
             (answer,) = empty.ask(command, chat_id=952, language_code="en")
             assert "No data yet" in answer.params["text"], command
-            assert "Last fetch failed" in answer.params["text"] and "nowhere.csv" in answer.params["text"]
+            assert "The last fetch from the source failed" in answer.params["text"], command
+            assert "nowhere.csv" in answer.params["text"]
         (status,) = empty.ask("/status", chat_id=952, language_code="zh")
         assert "还没有数据" in status.params["text"] and "获取失败" in status.params["text"]
     finally:

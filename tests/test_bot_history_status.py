@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import time as pytime
 from datetime import time
 from pathlib import Path
@@ -37,6 +38,11 @@ def test_history_sends_a_png_with_caption(bot: BotHarness) -> None:
     (all_years,) = bot.ask("/history ALL", chat_id=1101, language_code="zh", timeout=30)
     assert "全部历史" in all_years.params["caption"] and "2010-" in all_years.params["caption"]
     assert png_size(all_years.files["photo"].data) == (1200, 700)
+
+    # the same chart for a Chinese chat is drawn with Chinese words: other pixels, same size
+    (zh,) = bot.ask("/history", chat_id=1104, language_code="zh", timeout=30)
+    assert "近1年" in zh.params["caption"]
+    assert png_size(zh.files["photo"].data) == (1200, 700) and zh.files["photo"].data != png
 
     for bad in ("/history 2y", "/history 1y 3y", "/history 🙂<b>"):
         (usage,) = bot.ask(bad, chat_id=1101, language_code="en")
@@ -83,8 +89,11 @@ def test_status_reads_the_daily_job_and_its_last_run(db: Path) -> None:
         assert harness.services.store.get_meta(key) == "2026-06-02"
         (status,) = harness.ask("/status", chat_id=1103, language_code="zh")
         text = status.params["text"]
-        assert "下次每日任务：20" in text and "15:45 CST" in text
-        assert "上次每日任务：evaluated，2026-06-02" in text
+        # times in the schedule's zone, written for people: no ISO, no UTC offset, no "CST"
+        assert re.search(r"下次每日任务：\d{4}年\d{1,2}月\d{1,2}日 15:45\n", text), text
+        assert re.search(r"最近一次成功获取：\d{4}年\d{1,2}月\d{1,2}日 \d\d:\d\d（无新数据）", text), text
+        assert "CST" not in text and "+00:00" not in text and not re.search(r"\d{4}-\d\d-\d\dT\d\d:", text)
+        assert "上次每日任务：已评估至 2026-06-02，共 1 个交易日" in text
         assert "提醒已评估至：2026-06-02" in text
     finally:
         harness.stop()

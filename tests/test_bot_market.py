@@ -13,6 +13,7 @@ from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 from fakebot import callback_query_update
 
 from bot.cli import main
+from jobs.sources.base import SW2021_L1_EN
 
 
 def report_json(db_path: Path, capsys: pytest.CaptureFixture[str], lang: str = "en") -> dict:
@@ -42,19 +43,21 @@ def test_spread_and_top5_carry_the_report_numbers(
     assert f"1 week {want['change_1w']:+.1f} pts" in text and f"1 month {want['change_1m']:+.1f} pts" in text
     assert f"Industry differentiation · {want['as_of']}" in text
     assert "stale" not in text.lower()
+    # English answers name industries as Shenwan does in English, never in Chinese
     for g in want["top"] + want["bottom"]:
-        assert f"{g['name']} {pct(g['gain'], 0)}" in text
+        assert f"{SW2021_L1_EN[g['code']]} {pct(g['gain'], 0)}" in text
+        assert g["name"] not in text
     buttons = spread.params["reply_markup"]["inline_keyboard"]
     assert buttons[0][0]["callback_data"] == "spread:refresh" and "Refresh" in buttons[0][0]["text"]
 
     (top,) = bot.ask("/top5", chat_id=501, language_code="en")
     for g in want["top"]:
-        assert f"{g['rank']}. {g['name']} ({g['code']}) <b>{pct(g['gain'])}</b>" in top.params["text"]
+        assert f"{g['rank']}. {SW2021_L1_EN[g['code']]} ({g['code']}) <b>{pct(g['gain'])}</b>" in top.params["text"]
     assert f"Average <b>{pct(want['top_avg'])}</b>" in top.params["text"]
 
     (bottom,) = bot.ask("/bottom5", chat_id=501, language_code="en")
     for g in want["bottom"]:
-        assert f"{g['name']} ({g['code']}) <b>{pct(g['gain'])}</b>" in bottom.params["text"]
+        assert f"{SW2021_L1_EN[g['code']]} ({g['code']}) <b>{pct(g['gain'])}</b>" in bottom.params["text"]
     assert f"Average <b>{pct(want['bottom_avg'])}</b>" in bottom.params["text"]
 
 
@@ -78,7 +81,7 @@ def test_industry_by_name_code_and_suggestions(bot: BotHarness, capsys: pytest.C
     assert snap is not None
     leader = snap.top[0]
     (by_name,) = bot.ask(f"/industry {leader.name}", chat_id=510, language_code="en")
-    assert f"{leader.name} ({leader.code})" in by_name.params["text"]
+    assert f"{SW2021_L1_EN[leader.code]} ({leader.code})" in by_name.params["text"]
     assert f"gain <b>{pct(leader.gain)}</b>, rank <b>1</b> of {snap.n_ranked}" in by_name.params["text"]
     assert "Among the top" in by_name.params["text"]
 
@@ -93,15 +96,15 @@ def test_industry_by_name_code_and_suggestions(bot: BotHarness, capsys: pytest.C
     # "电" is part of 电子, 电力设备 and 家用电器: ambiguous, all offered
     (ambiguous,) = bot.ask("/industry 电", chat_id=510, language_code="en")
     assert "matches several" in ambiguous.params["text"]
-    assert "电子" in ambiguous.params["text"] and "电力设备" in ambiguous.params["text"]
+    assert "Electronics" in ambiguous.params["text"] and "Power Equipment" in ambiguous.params["text"]
 
     # Shenwan's English names work too: exact, partial and mistyped
     (computer,) = bot.ask("/industry Computer", chat_id=510, language_code="en")
-    assert "计算机 (801750)" in computer.params["text"]
+    assert "Computer (801750)" in computer.params["text"]
     (metals,) = bot.ask("/industry metals", chat_id=510, language_code="en")
-    assert "有色金属 (801050)" in metals.params["text"]
+    assert "Non-ferrous Metals (801050)" in metals.params["text"]
     (banks,) = bot.ask("/industry bnaks", chat_id=510, language_code="en")
-    assert "银行" in banks.params["text"] and "/industry 801780" in banks.params["text"]
+    assert "Banks" in banks.params["text"] and "/industry 801780" in banks.params["text"]
 
     (usage,) = bot.ask("/industry", chat_id=510, language_code="en")
     assert "Usage" in usage.params["text"]
@@ -160,7 +163,28 @@ def test_html_in_data_arrives_escaped(bot: BotHarness) -> None:
             "UPDATE snapshots SET gains_json = ? WHERE source = ? AND date = ?",
             (json.dumps(gains, ensure_ascii=False), SOURCE, snap.as_of.isoformat()),
         )
-    (top,) = bot.ask("/top5", chat_id=530, language_code="en")
+    # a Chinese answer shows the name as stored (an English one would show Shenwan's English name)
+    (top,) = bot.ask("/top5", chat_id=530, language_code="zh")
     assert html.escape(evil) in top.params["text"] and evil not in top.params["text"]
     # the fake refuses unbalanced or unknown HTML tags as Telegram does, so an answer proves validity
     assert top.ok
+
+
+def test_industry_with_a_discontinued_shenwan_code_says_so(bot: BotHarness) -> None:
+    """801020 采掘 ends with the SW2014 classification (2021-12-10): no five unrelated suggestions."""
+    (old,) = bot.ask("/industry 801020", chat_id=540, language_code="en")
+    text = old.params["text"]
+    assert "<b>Mining (801020)</b>" in text and "Discontinued" in text
+    assert "from 2010-01-04 to <b>2021-12-10</b>" in text
+    assert "/industry 8" not in text  # no suggestions of other codes
+    assert "6-month gain <b>" in text and "On 2021-12-10" in text
+
+    (by_name,) = bot.ask("/industry 采掘", chat_id=540, language_code="zh")
+    assert "<b>采掘（801020）</b>" in by_name.params["text"] and "已停用" in by_name.params["text"]
+    assert "2021-12-10" in by_name.params["text"]
+    (by_english,) = bot.ask("/industry mining", chat_id=540, language_code="en")
+    assert "<b>Mining (801020)</b>" in by_english.params["text"]
+
+    # an older name of an industry that still exists answers with today's entry under its code
+    (renamed,) = bot.ask("/industry 休闲服务", chat_id=540, language_code="en")
+    assert "Social Services (801210)" in renamed.params["text"] and "rank <b>" in renamed.params["text"]

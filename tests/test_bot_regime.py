@@ -12,7 +12,7 @@ from typing import Any
 from bot_harness import ADMIN_ID, FRESH_NOW, SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 
 from jobs.regimes.repo import RegimeRepo
-from jobs.regimes.service import update_regimes
+from jobs.regimes.service import stored_report, update_regimes
 from jobs.store import Store
 
 PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
@@ -26,10 +26,17 @@ def load_pmi(store: Store) -> None:
 
 def test_regime_before_and_after_the_daily_evaluation(bot: BotHarness) -> None:
     assert bot.services is not None
-    (before,) = bot.ask("/regime", chat_id=601, language_code="en")
-    assert "Not evaluated yet" in before.params["text"]
-
     store = bot.services.store
+    load_pmi(store)
+    # before the daily job has run: evaluated on demand from the stored data, nothing stored
+    (before,) = bot.ask("/regime", chat_id=601, language_code="en")
+    assert "Not evaluated yet" not in before.params["text"]
+    assert f"Regime scenarios · {FRESH_NOW.date()}" in before.params["text"]
+    assert "Manufacturing PMI 50.3 <i>(2026-04)</i>" in before.params["text"]
+    assert stored_report(store) is None
+    (before_zh,) = bot.ask("/regime", chat_id=602, language_code="zh-hans")
+    assert f"情景监测 · {FRESH_NOW.date()}" in before_zh.params["text"] and "尚未评估" not in before_zh.params["text"]
+
     load_pmi(store)
     day = FRESH_NOW.date()  # 2026-06-02, the CSV's last trading day
     report, _ = update_regimes(store, bot.services.settings, SOURCE, day)
@@ -82,8 +89,12 @@ def test_event_commands_admin_only_escaped_and_listed(bot: BotHarness) -> None:
     assert "policy turn</b>: ON" not in after.params["text"]
     assert "none recorded" in after.params["text"]
 
+    # a text over the limit is refused as too long (with its length and the limit), not with the usage
     (too_long,) = bot.ask("/event " + "长" * 400, chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="zh")
-    assert "用法" in too_long.params["text"]
+    assert "内容过长：400 字（最多 300 字）" in too_long.params["text"] and "用法" not in too_long.params["text"]
+    (huge,) = bot.ask("/event " + "x" * 5000, chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
+    assert "Too long: 5000 characters (max 300)" in huge.params["text"] and "Usage" not in huge.params["text"]
+    assert RegimeRepo(bot.services.store).events() == []
 
 
 def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:

@@ -145,3 +145,23 @@ def test_stale_buttons_get_a_toast_not_an_error(bot: BotHarness) -> None:
     mark = bot.fake.call_count()
     assert bot.silent(callback_query_update(message, "set:lang:en"), chat_id=604) == []
     assert [c.status for c in bot.fake.calls("editMessageText", chat_id=604, since=mark)] == [400]
+
+
+def test_settings_after_unsubscribe_says_not_subscribed_not_muted(bot: BotHarness) -> None:
+    assert bot.services is not None
+    bot.ask("/subscribe", chat_id=605, language_code="en")
+    (menu,) = bot.ask("/settings", chat_id=605, language_code="en")
+    message = bot.fake.message(605, menu.message_id or 0)
+    (muted,) = bot.answer(callback_query_update(message, "set:mute:7"), chat_id=605)
+    assert "muted until 2026-06-09" in muted.params["text"]
+    bot.ask("/unsubscribe", chat_id=605, language_code="en")
+    (after,) = bot.ask("/settings", chat_id=605, language_code="en")
+    assert "Alerts: not subscribed (/subscribe)" in after.params["text"]
+    assert "muted" not in after.params["text"]
+    bot.services.chats.update(605, lang="zh")
+    (after_zh,) = bot.ask("/settings", chat_id=605, language_code="zh")
+    assert "提醒：未订阅" in after_zh.params["text"] and "静音" not in after_zh.params["text"].split("请在下方选择")[0]
+    # the mute is kept: back on /subscribe, the chat is still muted until its date
+    bot.ask("/subscribe", chat_id=605, language_code="zh")
+    (back,) = bot.ask("/settings", chat_id=605, language_code="zh")
+    assert "提醒：静音至 2026-06-09" in back.params["text"]

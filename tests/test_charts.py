@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, percentile_levels, spread_chart
+from bot.charts import HEIGHT_PX, WIDTH_PX, percentile_levels, spread_chart, spread_figure
 from jobs.spread import NameBook, compute_history, wide_closes
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
@@ -99,3 +99,75 @@ def test_p90_line_agrees_with_the_stored_percentile_on_real_data() -> None:
         above = frame["spread"].to_numpy() >= level.to_numpy()
         assert (above == (frame["percentile"].to_numpy() >= q)).all()
     assert png_size(spread_chart(frame, view_from=date(2023, 1, 1))) == (WIDTH_PX, HEIGHT_PX)
+
+
+def test_the_shipped_cjk_font_has_every_chinese_chart_word() -> None:
+    from fontTools.ttLib import TTFont
+
+    from bot.charts import BUNDLED_CJK_FONT, LABELS
+
+    cmap = TTFont(BUNDLED_CJK_FONT).getBestCmap()
+    text = "".join(LABELS["zh"].values()) + "0123456789.−-P"  # tick labels: matplotlib's minus is U+2212
+    missing = sorted({ch for ch in text if ord(ch) not in cmap and not ch.isspace()})
+    assert not missing, f"rebuild the subset (tools/subset_cjk_font.py): {missing}"
+
+
+def test_chinese_charts_are_drawn_in_chinese_with_the_shipped_font() -> None:
+    import warnings
+
+    from bot.charts import LABELS, cjk_font
+
+    assert cjk_font() == "Spreadwatch Sans SC Subset"
+    series = synthetic_series(5)
+    below_zero = series.assign(spread=series["spread"] - 40)  # negative ticks use U+2212
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        spread_figure(below_zero, lang="zh")
+        fig = spread_figure(series, lang="zh")
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    ax = fig.axes[0]
+    assert ax.get_title() == LABELS["zh"]["title"] and ax.get_ylabel() == LABELS["zh"]["ylabel"]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[:3] == [LABELS["zh"]["spread"], LABELS["zh"]["p50"], LABELS["zh"]["p90"]]
+    assert legend[-1].startswith("最新 ")
+    assert spread_chart(series, lang="zh") != spread_chart(series, lang="en")
+
+
+def test_without_a_cjk_font_chinese_charts_fall_back_to_english_words(tmp_path: Path) -> None:
+    from bot.charts import LABELS, chart_words, cjk_font
+
+    assert chart_words("zh", None) == LABELS["en"]
+    assert chart_words("zh", "Any CJK family") == LABELS["zh"]
+    assert chart_words("en", "Any CJK family") == LABELS["en"]
+    # no shipped file: whatever is installed, never the subset that is not there
+    assert cjk_font(tmp_path / "absent.otf") != "Spreadwatch Sans SC Subset"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("seed", [1, 2, 3, 6, 7])
+def test_todays_label_never_covers_the_series(lang: str, seed: int) -> None:
+    """The label of today's value (now in the legend) sits where no point of the spread line is."""
+    import matplotlib.dates as mdates
+
+    series = synthetic_series(seed)
+    fig = spread_figure(series, lang=lang, episodes=[(date(2020, 6, 1), date(2020, 7, 15))])
+    ax = fig.axes[0]
+    box = ax.get_legend().get_window_extent()
+    line = ax.get_lines()[0]
+    xs = mdates.date2num(pd.DatetimeIndex(line.get_xdata()))
+    points = ax.transData.transform(np.column_stack([xs, np.asarray(line.get_ydata(), dtype=float)]))
+    inside = (points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0) & (points[:, 1] <= box.y1)
+    assert not inside.any(), f"{int(inside.sum())} point(s) of the series under the legend"
+    today_text = ax.get_legend().get_texts()[-1].get_text()
+    assert f"{float(series['spread'].iloc[-1]):.1f}" in today_text
+
+
+def test_with_no_free_corner_the_legend_goes_above_the_axes() -> None:
+    idx = pd.bdate_range("2020-01-01", periods=300)
+    busy = pd.DataFrame({"spread": np.where(np.arange(300) % 2 == 0, 10.0, 60.0), "percentile": 50.0}, index=idx)
+    fig = spread_figure(busy, lang="zh")
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend_box = ax.get_legend().get_window_extent(renderer)
+    assert legend_box.y0 >= ax.get_window_extent(renderer).y1  # above the plotting area
+    assert ax.title.get_window_extent(renderer).y0 >= legend_box.y1 - 1  # and under the title

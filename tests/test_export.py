@@ -53,6 +53,7 @@ def test_history_csv_reimports_to_the_stored_numbers(db: Path) -> None:
     assert row["top5"].split(";") == ["计算机", "传媒", "综合", "电子", "商贸零售"]
     assert row["bottom5"].split(";") == ["煤炭", "公用事业", "石油石化", "农林牧渔", "食品饮料"]
     assert row["top5_codes"].split(";")[0] == "801750"
+    assert row["top5_en"].split(";") == ["Computer", "Media", "Comprehensive", "Electronics", "Commerce and Retail"]
 
 
 def test_backtest_command_json_csv_png(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -278,7 +278,9 @@ def test_report_after_each_failure_is_stale_exit_1_and_writes_nothing(
     assert code == 1
     assert f"Industry differentiation · {days[-2]}" in out  # the last good snapshot ...
     assert f"Data is stale: the latest data is for {days[-2]}, data for {due} is due" in out  # ... marked
-    assert "last fetch failed" in out and "refresh failed" in err
+    # the reason in words (a failed fetch or a rejected batch), then the raw message for the operator
+    said = ("(the last fetch from the source failed)", "(the last batch failed validation and was not stored)")
+    assert any(reason in out for reason in said) and "Detail for admins" in out and "refresh failed" in err
     assert state(store) == before  # nothing stored, no snapshot written
     logged = store.last_fetch("akshare")
     assert logged is not None and not logged.ok

@@ -1,6 +1,8 @@
 """/regime (everyone) and /event (admins): the regime scenarios and the policy events that feed them.
 
-/regime renders the stored report; it never fetches or evaluates. /event records or removes a policy
+/regime renders the stored report; before the daily job has kept one (a new installation, or a
+store filled by ``spreadwatch backfill``) it evaluates the scenarios from the stored data, as
+``spreadwatch regime --no-refresh`` does, without storing anything. It never fetches. /event records or removes a policy
 event, then re-evaluates the stored report off the event loop (without touching the alert states:
 transitions and their alerts come with the ``regimes`` job, which follows the daily job: every few
 minutes it checks whether the daily job has evaluated a day the regimes have not, and evaluates it).
@@ -17,10 +19,11 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.handlers.common import Context, admin_only, args_of, chat_lang, reply, services_of
+from bot.handlers.status import sees_raw_errors
 from bot.services import Services
 from jobs.messages import render
 from jobs.regimes.repo import RegimeRepo
-from jobs.regimes.service import refresh_report, stored_report
+from jobs.regimes.service import RegimeReport, evaluate_regimes, refresh_report, stored_report
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +37,15 @@ _JOB_LOCK = "regimes_lock"
 async def regime(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
-    report = await asyncio.to_thread(stored_report, services.store)
-    await reply(update, render("regime", lang, report=report))
+    report = await asyncio.to_thread(_report_now, services)
+    await reply(update, render("regime", lang, report=report, admin=sees_raw_errors(update, services)))
+
+
+def _report_now(services: Services) -> RegimeReport:
+    report = stored_report(services.store)
+    if report is not None:
+        return report
+    return evaluate_regimes(services.store, services.settings, services.engine.source.name, _today(services))
 
 
 def _today(services: Services) -> Any:
@@ -72,7 +82,7 @@ async def event(update: Update, context: Context) -> None:
         return
     text = " ".join(args).strip()
     if len(text) > MAX_EVENT_LEN:
-        await reply(update, render("event_usage", lang, max_len=MAX_EVENT_LEN))
+        await reply(update, render("event_too_long", lang, length=len(text), max_len=MAX_EVENT_LEN))
         return
     user = update.effective_user
     author = (user.username or user.full_name) if user is not None else "?"

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, chat_lang, data_status, reply, services_of
+from bot.handlers.common import Context, chat_lang, data_status, is_admin, reply, services_of
 from bot.scheduling import LAST_RESULT
+from bot.services import Services
 from jobs.daily import DailyResult, last_evaluated_key
 from jobs.messages import render
 
 DAILY_JOB_NAME = "daily"
+
+
+def sees_raw_errors(update: Update, services: Services) -> bool:
+    """Raw fetch errors are English log text for whoever runs the bot: a bot admin in a private chat.
+
+    Everyone else (and a group, even when an admin asks there) reads only the localised sentence.
+    """
+    chat = update.effective_chat
+    return chat is not None and chat.type == "private" and is_admin(update, services)
 
 
 def next_daily_run(context: Context) -> datetime | None:
@@ -29,7 +38,6 @@ async def status_command(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
     status = data_status(services)
-    tz = ZoneInfo(services.settings.schedule.timezone)
     next_run = next_daily_run(context)
     # the outcome of this process's last run, and (surviving restarts) the last trading day evaluated
     last_result = context.application.bot_data.get(LAST_RESULT)
@@ -39,10 +47,12 @@ async def status_command(update: Update, context: Context) -> None:
         lang,
         status=status,
         stale=status.stale,
-        next_run=next_run.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if next_run else None,
+        next_run=next_run,
         last_run=last_result if isinstance(last_result, DailyResult) else None,
         last_evaluated=last_evaluated,
         timezone=services.settings.schedule.timezone,
+        admin=sees_raw_errors(update, services),
+        admins_configured=bool(services.settings.telegram.admins),
     )
     await reply(update, text)
 

@@ -99,12 +99,15 @@ async def unsubscribe(update: Update, context: Context) -> None:
 def settings_text(services: Services, chat_id: int, lang: str, notice: str | None = None) -> str:
     stored = services.chats.get(chat_id)
     today = services.engine.today(services.clock())
-    muted_until = stored.muted_until if stored is not None and stored.muted_on(today) else None
+    subscribed = stored is not None and stored.subscribed and stored.active
+    # a mute outlives /unsubscribe in the store (it returns with /subscribe), but nothing is muted
+    # for a chat that receives nothing
+    muted_until = stored.muted_until if subscribed and stored is not None and stored.muted_on(today) else None
     return render(
         "settings",
         lang,
         lang_name=lang,
-        subscribed=stored is not None and stored.subscribed and stored.active,
+        subscribed=subscribed,
         threshold=stored.threshold if stored is not None else None,
         default_threshold=services.settings.alerts.enter_percentile,
         muted_until=muted_until,

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
+from telegram import BotCommand, Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.services import Services
 from jobs.settings import ConfigError, Settings
@@ -115,21 +114,11 @@ async def set_commands(application: AnyApplication) -> None:
 
 
 def build_application(services: Services) -> AnyApplication:
+    from bot.telegram_client import bot_for
+
     settings = services.settings
-    tg = settings.telegram
-    builder = (
-        ApplicationBuilder()
-        .token(bot_token(settings))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        # Telegram's flood limits (30 messages/s overall, 20/min per group); one retry after a RetryAfter
-        .rate_limiter(AIORateLimiter(max_retries=1))
-        .post_init(set_commands)
-    )
-    if tg.base_url:
-        builder = builder.base_url(tg.base_url)
-    if tg.base_file_url:
-        builder = builder.base_file_url(tg.base_file_url)
-    application = builder.build()
+    # the same bot (rate limiter, defaults, Bot API address) as run-daily's sender, the tests and bench/
+    application = ApplicationBuilder().bot(bot_for(settings, bot_token(settings))).post_init(set_commands).build()
     application.bot_data["services"] = services
     application.bot_data["menu"] = list(MENU)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
@@ -103,6 +103,18 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
             reply_parameters=quote if i == 0 else None,
         )
     return sent
+
+
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's or a document's caption
+
+
+async def send_captioned(update: Update, send: Callable[[str], Awaitable[Message]], caption: str) -> None:
+    """``send(caption)`` with the caption's first part (valid HTML, at most 1,024 characters); the rest
+    follows as messages, so nothing is cut off."""
+    first, *rest = split_message(caption, CAPTION_LIMIT)
+    await send(first)
+    for part in rest:
+        await reply(update, part)
 
 
 def args_of(context: Context) -> list[str]:

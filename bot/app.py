@@ -14,6 +14,7 @@ Extension points for features that add commands or jobs (one-line edits):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder
 
 from bot.services import Services
@@ -156,11 +157,57 @@ def install_token_redaction(token: str) -> None:
         handler.addFilter(RedactToken(token))
 
 
+BOT_API_FIRST_RETRY_S = 1.0
+BOT_API_MAX_RETRY_S = 60.0
+
+
+async def wait_for_bot_api(settings: Settings, token: str) -> None:
+    """Return once the Bot API answers ``getMe``; retry with backoff while it cannot be reached.
+
+    One log line per attempt and no traceback: an outage of the network or of a self-hosted Bot API
+    server is an expected state, not a bug. A token the API refuses is a configuration error.
+    """
+    from bot.telegram_client import bot_for
+
+    delay, attempt = BOT_API_FIRST_RETRY_S, 0
+    while True:
+        attempt += 1
+        bot = bot_for(settings, token)
+        try:
+            await bot.initialize()  # getMe
+        except InvalidToken as exc:
+            raise ConfigError(
+                f"config error: telegram.token_env: the Bot API refused the token in ${settings.telegram.token_env} "
+                "(401 Unauthorized): check it with @BotFather"
+            ) from exc
+        except TelegramError as exc:
+            log.warning(
+                "Bot API not reachable (attempt %d): %s: %s; retrying in %.0f s",
+                attempt,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BOT_API_MAX_RETRY_S)
+            continue
+        else:
+            if attempt > 1:
+                log.warning("Bot API reachable after %d attempts: starting", attempt)
+            return
+        finally:
+            await bot.shutdown()
+
+
 def run(settings: Settings) -> None:
     """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
     # httpx logs every request URL at INFO, and the URL contains the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     install_token_redaction(bot_token(settings))
+    try:
+        asyncio.run(wait_for_bot_api(settings, bot_token(settings)))
+    except KeyboardInterrupt:
+        return  # stopped while waiting for the Bot API: nothing was started
     services = Services.build(settings)
     application = build_application(services)
     tg = settings.telegram

@@ -116,10 +116,17 @@ async def set_commands(application: AnyApplication) -> None:
 
 def build_application(services: Services) -> AnyApplication:
     from bot.telegram_client import bot_for
+    from bot.update_processor import PerChatUpdateProcessor
 
     settings = services.settings
     # the same bot (rate limiter, defaults, Bot API address) as run-daily's sender, the tests and bench/
-    application = ApplicationBuilder().bot(bot_for(settings, bot_token(settings))).post_init(set_commands).build()
+    application = (
+        ApplicationBuilder()
+        .bot(bot_for(settings, bot_token(settings)))
+        .concurrent_updates(PerChatUpdateProcessor())
+        .post_init(set_commands)
+        .build()
+    )
     application.bot_data["services"] = services
     application.bot_data["menu"] = list(MENU)
 
@@ -128,6 +135,9 @@ def build_application(services: Services) -> AnyApplication:
     register_core(application)
     register_extra(application, services)
     errors.register_fallbacks(application)
+    from bot.handlers.common import run_handlers_off_loop
+
+    run_handlers_off_loop(application)
     return application
 
 

@@ -14,6 +14,7 @@ limiter itself keeps replies well below the limits). A per-call override cannot 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -54,13 +55,42 @@ def defaults() -> Defaults:
     return Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True))
 
 
+class HomeLoopBot(ExtBot[Any]):
+    """An ``ExtBot`` whose requests always run on the loop it was initialized on.
+
+    Its HTTP connection pool and rate limiter belong to that loop; handlers run on loops of their own
+    in worker threads (``bot.handlers.common.off_loop``), and their calls are handed over here.
+    """
+
+    __slots__ = ("_home_loop",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._home_loop: asyncio.AbstractEventLoop | None = None
+
+    async def initialize(self) -> None:
+        await super().initialize()
+        self._home_loop = asyncio.get_running_loop()
+
+    async def shutdown(self) -> None:
+        await super().shutdown()
+        self._home_loop = None
+
+    async def _do_post(self, endpoint: str, data: Any, **timeouts: Any) -> Any:
+        home = self._home_loop
+        if home is None or home is asyncio.get_running_loop():
+            return await super()._do_post(endpoint, data, **timeouts)
+        request = super()._do_post(endpoint, data, **timeouts)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(request, home))
+
+
 def make_bot(token: str, base_url: str | None = None, base_file_url: str | None = None) -> ExtBot[Any]:
     kwargs: dict[str, Any] = {}
     if base_url:
         kwargs["base_url"] = base_url
     if base_file_url:
         kwargs["base_file_url"] = base_file_url
-    return ExtBot(token, defaults=defaults(), rate_limiter=make_rate_limiter(), **kwargs)
+    return HomeLoopBot(token, defaults=defaults(), rate_limiter=make_rate_limiter(), **kwargs)
 
 
 def bot_for(settings: Settings, token: str) -> ExtBot[Any]:

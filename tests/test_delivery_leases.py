@@ -68,8 +68,8 @@ def test_a_flood_wait_longer_than_the_lease_never_lets_two_senders_send_one_row(
     db = tmp_path / "two.db"
     chats = list(range(1, 9))
     queue(Store(db), chats)
-    # the first send gets a 3 s flood wait: sender A pauses with its other claims (1 s leases) held
-    fake.fail("sendMessage", "429", times=1, retry_after=3)
+    # the first send gets a 5 s flood wait: sender A pauses with its other claims (1 s leases) held
+    fake.fail("sendMessage", "429", times=1, retry_after=5)
 
     async def run() -> tuple[DrainStats, DrainStats]:
         async with make_bot(TOKEN, fake.base_url) as bot_a, make_bot(TOKEN, fake.base_url) as bot_b:
@@ -87,7 +87,7 @@ def test_a_flood_wait_longer_than_the_lease_never_lets_two_senders_send_one_row(
     assert outbox.counts()["sent"] == len(chats)
     # the stats say what happened: every accepted message counted once, by the sender that sent it
     assert stats_a.sent + stats_b.sent == len(chats) == len(fake.sent(method="sendMessage"))
-    assert stats_a.flood_waits == [3.0]
+    assert stats_a.flood_waits == [5.0]
     assert stats_b.sent > 0 and stats_a.skipped > 0
     assert stats_a.unmarked == stats_b.unmarked == 0
 

@@ -88,11 +88,16 @@ def off_loop(handler: Handler) -> Handler:
 
 
 def run_handlers_off_loop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    """Wrap every registered handler's callback with :func:`off_loop` (the composition root calls it
-    once, after every module has registered its handlers)."""
+    """Wrap every registered handler's callback, and the error handlers (they read the chat's
+    language), with :func:`off_loop` (the composition root calls it once, after every module has
+    registered its handlers)."""
     for handlers in application.handlers.values():
         for h in handlers:
             h.callback = off_loop(h.callback)
+    for callback, block in list(application.error_handlers.items()):
+        del application.error_handlers[callback]
+        wrapped: Any = off_loop(callback)  # an error handler takes (object, context): same shape
+        application.error_handlers[wrapped] = block
 
 
 def admin_only(handler: Handler) -> Handler:

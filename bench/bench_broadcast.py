@@ -29,9 +29,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from telegram.ext import ExtBot  # noqa: E402
-
-from bot.delivery import OutboxSender, make_rate_limiter  # noqa: E402
+from bot.delivery import OutboxSender  # noqa: E402
+from bot.telegram_client import make_bot  # noqa: E402
 from jobs.outbox import Outbox  # noqa: E402
 from jobs.store import ChatRepo, Store  # noqa: E402
 
@@ -39,8 +38,8 @@ FIRST_CHAT = 10_000_000
 
 
 async def broadcast(store: Store, base_url: str) -> Any:
-    bot: ExtBot[Any] = ExtBot("123456:bench-token", base_url=base_url, rate_limiter=make_rate_limiter())
-    async with bot:
+    # the production bot: the same factory, rate limiter and defaults as `spreadwatch run`
+    async with make_bot("123456:bench-token", base_url) as bot:
         sender = OutboxSender(bot, Outbox(store), ChatRepo(store))
         return await sender.drain(wait_up_to_s=30)
 

@@ -14,16 +14,16 @@ Extension points for features that add commands or jobs (one-line edits):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Defaults
+from telegram import BotCommand, Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.services import Services
 from jobs.settings import ConfigError, Settings
@@ -115,21 +115,18 @@ async def set_commands(application: AnyApplication) -> None:
 
 
 def build_application(services: Services) -> AnyApplication:
+    from bot.telegram_client import bot_for
+    from bot.update_processor import PerChatUpdateProcessor
+
     settings = services.settings
-    tg = settings.telegram
-    builder = (
+    # the same bot (rate limiter, defaults, Bot API address) as run-daily's sender, the tests and bench/
+    application = (
         ApplicationBuilder()
-        .token(bot_token(settings))
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        # Telegram's flood limits (30 messages/s overall, 20/min per group); one retry after a RetryAfter
-        .rate_limiter(AIORateLimiter(max_retries=1))
+        .bot(bot_for(settings, bot_token(settings)))
+        .concurrent_updates(PerChatUpdateProcessor())
         .post_init(set_commands)
+        .build()
     )
-    if tg.base_url:
-        builder = builder.base_url(tg.base_url)
-    if tg.base_file_url:
-        builder = builder.base_file_url(tg.base_file_url)
-    application = builder.build()
     application.bot_data["services"] = services
     application.bot_data["menu"] = list(MENU)
 
@@ -138,6 +135,9 @@ def build_application(services: Services) -> AnyApplication:
     register_core(application)
     register_extra(application, services)
     errors.register_fallbacks(application)
+    from bot.handlers.common import run_handlers_off_loop
+
+    run_handlers_off_loop(application)
     return application
 
 
@@ -167,11 +167,57 @@ def install_token_redaction(token: str) -> None:
         handler.addFilter(RedactToken(token))
 
 
+BOT_API_FIRST_RETRY_S = 1.0
+BOT_API_MAX_RETRY_S = 60.0
+
+
+async def wait_for_bot_api(settings: Settings, token: str) -> None:
+    """Return once the Bot API answers ``getMe``; retry with backoff while it cannot be reached.
+
+    One log line per attempt and no traceback: an outage of the network or of a self-hosted Bot API
+    server is an expected state, not a bug. A token the API refuses is a configuration error.
+    """
+    from bot.telegram_client import bot_for
+
+    delay, attempt = BOT_API_FIRST_RETRY_S, 0
+    while True:
+        attempt += 1
+        bot = bot_for(settings, token)
+        try:
+            await bot.initialize()  # getMe
+        except InvalidToken as exc:
+            raise ConfigError(
+                f"config error: telegram.token_env: the Bot API refused the token in ${settings.telegram.token_env} "
+                "(401 Unauthorized): check it with @BotFather"
+            ) from exc
+        except TelegramError as exc:
+            log.warning(
+                "Bot API not reachable (attempt %d): %s: %s; retrying in %.0f s",
+                attempt,
+                type(exc).__name__,
+                exc,
+                delay,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, BOT_API_MAX_RETRY_S)
+            continue
+        else:
+            if attempt > 1:
+                log.warning("Bot API reachable after %d attempts: starting", attempt)
+            return
+        finally:
+            await bot.shutdown()
+
+
 def run(settings: Settings) -> None:
     """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
     # httpx logs every request URL at INFO, and the URL contains the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     install_token_redaction(bot_token(settings))
+    try:
+        asyncio.run(wait_for_bot_api(settings, bot_token(settings)))
+    except KeyboardInterrupt:
+        return  # stopped while waiting for the Bot API: nothing was started
     services = Services.build(settings)
     application = build_application(services)
     tg = settings.telegram

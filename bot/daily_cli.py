@@ -99,17 +99,9 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
 
 
 async def send_outbox(settings: Settings, services: Services, token: str, wait_up_to_s: float) -> Any:
-    from telegram.ext import ExtBot
+    from bot.delivery import OutboxSender
+    from bot.telegram_client import bot_for
 
-    from bot.delivery import OutboxSender, make_rate_limiter
-
-    tg = settings.telegram
-    kwargs: dict[str, Any] = {"rate_limiter": make_rate_limiter()}
-    if tg.base_url:
-        kwargs["base_url"] = tg.base_url
-    if tg.base_file_url:
-        kwargs["base_file_url"] = tg.base_file_url
-    bot: ExtBot[Any] = ExtBot(token, **kwargs)
-    async with bot:
+    async with bot_for(settings, token) as bot:
         sender = OutboxSender(bot, Outbox(services.store), services.chats)
         return await sender.drain(wait_up_to_s=wait_up_to_s)

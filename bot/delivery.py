@@ -2,10 +2,10 @@
 
 Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avoid-this):
 
-* about 30 messages/s overall: python-telegram-bot's ``AIORateLimiter`` (configured by the
-  composition root) is a leaky bucket that lets a burst of 30 through on top of the rate, which
-  Telegram answers with 429; :class:`Pacer` spaces sends evenly at ``rate`` (29.5/s, and at most 29
-  in any second, by default) so the bucket never fills;
+* about 30 messages/s overall: python-telegram-bot's ``AIORateLimiter`` (``bot.telegram_client``,
+  without retries, so that every 429 reaches this module) is a leaky bucket that lets a burst of 30
+  through on top of the rate, which Telegram answers with 429; :class:`Pacer` spaces sends evenly
+  at ``rate`` (29.5/s, and at most 29 in any second, by default) so the bucket never fills;
 * 1 message/s per chat: not covered by ``AIORateLimiter``; the sender keeps one send in flight per
   chat and ``per_chat_interval`` between two sends to the same chat;
 * 20 messages/min per group: left to ``AIORateLimiter``'s per-group limiter.
@@ -16,9 +16,13 @@ a failed attempt); ``Forbidden`` (blocked, kicked) marks the chat inactive and i
 never retried (it subclasses ``NetworkError``, so it is caught first); ``TimedOut``, ``NetworkError``
 (5xx, dropped connections) are retried with exponential backoff up to ``max_attempts``.
 
-Exactly-once, as far as the Bot API allows: a row is claimed (a lease) before sending and marked sent
-in its own transaction right after Telegram answers. A crash in between re-sends that one message
-after the lease expires; so does a ``TimedOut`` after Telegram had in fact accepted the message.
+Exactly-once, as far as the Bot API allows: a row is claimed (a lease) before sending, the lease is
+renewed (conditionally: still claimed by this sender, not expired, not finished) right before the
+request, so a pacing or flood wait longer than the lease, or a migration that marked the row dead,
+skips the row instead of sending it; and it is marked sent in its own transaction right after Telegram
+answers. A crash in between re-sends that one message after the lease expires; so does a ``TimedOut``
+after Telegram had in fact accepted the message, or (counted in ``unmarked`` and logged) a request
+that took longer than the whole lease, far beyond the HTTP timeouts.
 """
 
 from __future__ import annotations
@@ -94,6 +98,8 @@ class DrainStats:
     failed: int = 0  # bad request or out of attempts: never retried
     dead: int = 0  # the chat blocked or removed the bot
     migrated: int = 0
+    skipped: int = 0  # claimed, but no longer ours when its turn came (lease ran out, dead after a migration)
+    unmarked: int = 0  # Telegram accepted it but the row had been taken over meanwhile: could not be marked
     left_pending: int = 0  # unfinished rows whose next attempt is after this drain
     flood_waits: list[float] = field(default_factory=list)
 
@@ -219,6 +225,11 @@ class OutboxSender:
         chat_id = row.chat_id
         for _hop in range(3):  # a migrated group is followed (at most twice)
             await self._wait_turn()
+            # the wait may have outlasted the lease, or a migration may have marked the row dead
+            if not await asyncio.to_thread(self.outbox.renew, row.id, self.worker_id, self.lease_s):
+                log.warning("outbox row %s to chat %s: no longer held by this sender, not sent", row.id, chat_id)
+                stats.skipped += 1
+                return
             try:
                 message = await self.bot.send_message(
                     chat_id=chat_id,
@@ -261,8 +272,17 @@ class OutboxSender:
             else:
                 self._chat_ready[chat_id] = time.monotonic() + self.per_chat_interval
                 # the one window: Telegram has the message, the row is not marked yet (one small UPDATE)
-                await asyncio.to_thread(self.outbox.mark_sent, row.id, self.worker_id, message.message_id)
-                stats.sent += 1
+                if await asyncio.to_thread(self.outbox.mark_sent, row.id, self.worker_id, message.message_id):
+                    stats.sent += 1
+                else:
+                    # only a send slower than the whole lease gets here: another sender may send it again
+                    log.error(
+                        "outbox row %s to chat %s: sent (message %s) but no longer held by this sender; not marked",
+                        row.id,
+                        chat_id,
+                        message.message_id,
+                    )
+                    stats.unmarked += 1
                 return
         await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", "chat migrated repeatedly")
         stats.failed += 1
@@ -289,14 +309,3 @@ class OutboxSender:
     def _migrate(self, old: int, new: int) -> None:
         self.chats.migrate(old, new)
         self.outbox.move_chat(old, new)
-
-
-def make_rate_limiter() -> object:
-    """The python-telegram-bot limiter the composition root and the CLI install on their bot.
-
-    Overall 30/s and 20/min per group; ``max_retries=0`` so that a 429 reaches :class:`OutboxSender`,
-    which pauses every worker and keeps the row's bookkeeping right.
-    """
-    from telegram.ext import AIORateLimiter
-
-    return AIORateLimiter(overall_max_rate=30, overall_time_period=1, group_max_rate=20, group_time_period=60)

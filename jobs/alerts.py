@@ -47,6 +47,16 @@ class TransitionRecord:
 
 
 @dataclass(frozen=True)
+class ChatMessage:
+    """A message queued with a day's transitions but not one of them (the catch-up digest)."""
+
+    chat_id: int
+    kind: str
+    parts: Sequence[str]
+    tier: int = 0
+
+
+@dataclass(frozen=True)
 class ChatOutcome:
     """The result of evaluating one rule for one chat on one day."""
 
@@ -100,17 +110,23 @@ def record_transitions(
     outcomes: Iterable[ChatOutcome],
     *,
     evaluated_key: str | None = None,
+    messages: Iterable[ChatMessage] = (),
 ) -> RecordResult:
     """Store states, transitions and their messages for ``day`` atomically (see the module docstring).
 
     ``evaluated_key``: a ``meta`` key set to ``day`` in the same transaction (the caller's "last
-    evaluated trading day" marker).
+    evaluated trading day" marker). ``messages``: queued in the same transaction, under ``day``, so
+    that they exist exactly when the day counts as evaluated.
     """
     outbox = Outbox(store)
     acc = _Acc()
     with store.transaction() as conn:
         for outcome in outcomes:
             _record_one(conn, outbox, rule_id, day, outcome, acc)
+        for m in messages:
+            acc.queued += outbox.enqueue(
+                conn, rule_id=rule_id, tier=m.tier, kind=m.kind, day=day, chat_id=m.chat_id, parts=m.parts
+            )
         if evaluated_key is not None:
             store.set_meta(evaluated_key, day.isoformat(), conn)
     return RecordResult(acc.states, acc.transitions, acc.queued, tuple(acc.skipped))

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
 
 from jobs.alerts import (
     SPREAD_RULE,
+    ChatMessage,
     ChatOutcome,
     TransitionRecord,
     load_states,
@@ -48,6 +49,7 @@ from jobs.spread import Snapshot
 
 log = logging.getLogger(__name__)
 
+DIGEST_KIND = "digest"  # outbox kind of the one message per chat that sums up a catch-up's late days
 OUTBOX_KEEP_DAYS = 180  # finished outbox rows of older trading days are pruned
 Render = Callable[..., str]  # render(kind, lang, **context) -> text
 Split = Callable[[str], list[str]]
@@ -174,16 +176,51 @@ def _evaluate_new_days(
         snaps = [] if snap is None else [snap]
     else:
         snaps = store.snapshots_between(source, date.fromordinal(last_eval.toordinal() + 1), target)
+    # a catch-up: days before ``recent_from`` are logged but not sent; each chat gets one digest of them
+    recent_from = catch_up_start(services, target)
+    late = [s for s in snaps if s.as_of < recent_from]
+    digest = CatchUp(late[0].as_of, late[-1].as_of, len(late), snaps[-1]) if late else None
     evaluated: list[date] = []
     transitions = queued = 0
     previous = last_eval
     for snap in snaps:
-        t, q = _evaluate_day(services, render, split, snap, previous, local, key)
+        is_late = digest is not None and snap.as_of <= digest.last_day
+        t, q = _evaluate_day(services, render, split, snap, previous, local, key, digest if is_late else None)
         transitions += t
         queued += q
         evaluated.append(snap.as_of)
         previous = snap.as_of
     return evaluated, transitions, queued
+
+
+def catch_up_start(services: DailyServices, target: date) -> date:
+    """The oldest trading day whose transitions are still sent one by one: ``alerts.catch_up_days``
+    trading days before ``target``.
+
+    After downtime, transitions of older days are logged (``alert_log``) but not sent: a subscriber
+    back from a long outage would otherwise get every fire, remind and resolve of months at once.
+    Each chat that had any gets one digest instead (them, compactly, and where things stand), queued
+    with the last of those days; the later days are sent as usual.
+    """
+    day = target
+    for _ in range(services.settings.alerts.catch_up_days):
+        day = services.engine.calendar.previous_trading_day(day)
+    return day
+
+
+@dataclass
+class CatchUp:
+    """The late days of one catch-up run and what each chat's digest will list."""
+
+    first_day: date
+    last_day: date
+    days: int
+    latest: Snapshot  # the newest data, for "where things stand"
+    entries: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, chat_id: int, snap: Snapshot, kind: str, tier: int) -> None:
+        entry = {"day": snap.as_of, "kind": kind, "tier": tier, "percentile": snap.percentile, "spread": snap.spread}
+        self.entries.setdefault(chat_id, []).append(entry)
 
 
 def _evaluate_day(
@@ -194,6 +231,7 @@ def _evaluate_day(
     previous: date | None,
     local: datetime,
     key: str,
+    catch_up: CatchUp | None = None,
 ) -> tuple[int, int]:
     settings, store = services.settings, services.store
     base = params_from_settings(settings.alerts)
@@ -205,6 +243,7 @@ def _evaluate_day(
         "synthetic": services.engine.source.synthetic,
     }
     outcomes: list[ChatOutcome] = []
+    digests: list[ChatMessage] = []
     for chat in services.chats.subscribers():
         params = personal_params(base, chat.threshold)
         stored = states.get(chat.chat_id)
@@ -212,22 +251,44 @@ def _evaluate_day(
         state = state_from_json(stored.state) if stored is not None and stored.day == previous else AlertState()
         new_state, tr = evaluate(params, state, obs)
         record = None
+        muted = chat.muted_on(local.date())
         if tr is not None:
-            muted = chat.muted_on(local.date())
             parts: Sequence[str] = ()
-            if not muted:
+            reason = tr.reason + (" (chat muted: not sent)" if muted else "")
+            if catch_up is not None:
+                reason += f" (caught up late: in the digest of {catch_up.first_day}..{catch_up.last_day}, not sent)"
+                if not muted:
+                    catch_up.add(chat.chat_id, snap, tr.kind.value, tr.tier)
+            elif not muted:
                 text = render(f"alert_{tr.kind.value}", chat_lang(chat, settings), tr=tr, params=params, **ctx_common)
                 parts = split(text)
             record = TransitionRecord(
                 kind=tr.kind.value,
                 tier=tr.tier,
                 previous_tier=tr.previous_tier,
-                reason=tr.reason + (" (chat muted: not sent)" if muted else ""),
+                reason=reason,
                 inputs=spread_inputs(snap, params, tr),
                 parts=parts,
             )
+        if catch_up is not None and snap.as_of == catch_up.last_day and chat.chat_id in catch_up.entries:
+            # queued with the last late day, atomically: the digest exists exactly when those days count as done
+            text = render(
+                "alert_digest",
+                chat_lang(chat, settings),
+                entries=catch_up.entries[chat.chat_id],
+                first_day=catch_up.first_day,
+                last_day=catch_up.last_day,
+                days=catch_up.days,
+                state=new_state,
+                params=params,
+                snap=catch_up.latest,
+                catch_up_days=settings.alerts.catch_up_days,
+                source_label=services.engine.source.label,
+                synthetic=services.engine.source.synthetic,
+            )
+            digests.append(ChatMessage(chat.chat_id, DIGEST_KIND, split(text)))
         outcomes.append(ChatOutcome(chat.chat_id, state_to_json(new_state), record))
-    result = record_transitions(store, SPREAD_RULE, snap.as_of, outcomes, evaluated_key=key)
+    result = record_transitions(store, SPREAD_RULE, snap.as_of, outcomes, evaluated_key=key, messages=digests)
     return result.transitions, result.messages_queued
 
 

@@ -139,26 +139,82 @@ def template_kinds(lang: str = "en") -> list[str]:
     return sorted(p.name[: -len(".j2")] for p in (TEMPLATES_DIR / lang).glob("*.j2") if not p.name.startswith("_"))
 
 
+# Telegram HTML: a tag, an entity, a line break, a space, a run of other text; a stray < or & is text
+_TOKEN_RE = re.compile(r"<[^>]*>|&#?\w+;|\n| |[^<&\n ]+|[<&]")
+_TAG_NAME_RE = re.compile(r"</?\s*([a-zA-Z-]+)")
+
+
+def _closer(name: str) -> str:
+    return f"</{name}>"
+
+
+def _apply(stack: tuple[tuple[str, str], ...], token: str) -> tuple[tuple[str, str], ...]:
+    """The open tags (name, opening tag as written) after ``token``."""
+    if not token.startswith("<") or (m := _TAG_NAME_RE.match(token)) is None:
+        return stack
+    name = m.group(1).lower()
+    if token.startswith("</"):
+        for k in range(len(stack) - 1, -1, -1):
+            if stack[k][0] == name:
+                return stack[:k] + stack[k + 1 :]
+        return stack
+    return (*stack, (name, token))
+
+
 def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
-    """Split on line boundaries into chunks of at most ``limit`` characters (a too-long line is cut)."""
+    """Split Telegram HTML into parts of at most ``limit`` characters, each valid on its own.
+
+    A part ends at the last line break that fits, else at the last space, else between two elements
+    (never inside a tag or an entity such as ``&amp;``; a single word longer than a whole part is the
+    only thing cut, between two of its characters). Tags open at a cut are closed at the end of the
+    part and opened again, as written, at the start of the next, so a ``<b>`` or ``<a href>`` spanning
+    the cut stays balanced in both: Telegram refuses a message with an unmatched tag.
+    """
+    if len(text) <= limit:
+        return [text]
+    tokens = _TOKEN_RE.findall(text)
     chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        candidate = line if not current else f"{current}\n{line}"
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not chunks:
-        chunks.append(current)
-    return chunks
+    stack: tuple[tuple[str, str], ...] = ()
+    i = 0
+    while i < len(tokens):
+        prefix = "".join(raw for _, raw in stack)
+        body, size, cur = [prefix], len(prefix), stack
+        line_cut: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
+        space_cut: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
+        j = i
+        while j < len(tokens):
+            token = tokens[j]
+            after = _apply(cur, token)
+            if size + len(token) + sum(len(_closer(n)) for n, _ in after) > limit:
+                break
+            if token in ("\n", " ") and size > len(prefix):
+                here = (j, len(body), cur)
+                if token == "\n":
+                    line_cut = here
+                else:
+                    space_cut = here
+            body.append(token)
+            size += len(token)
+            cur = after
+            j += 1
+        if j == len(tokens):
+            chunks.append("".join(body) + "".join(_closer(n) for n, _ in reversed(cur)))
+            break
+        cut = line_cut or space_cut
+        if cut is not None:
+            j, keep, cur = cut
+            body = body[:keep]
+            j += 1  # the line break or space at the cut is not carried over
+        elif size == len(prefix):
+            # one word longer than a whole part: the only cut inside an element, between characters
+            room = limit - size - sum(len(_closer(n)) for n, _ in cur)
+            if room <= 0 or tokens[j].startswith(("<", "&")):
+                raise ValueError(f"cannot split: an element does not fit in {limit} characters")
+            body.append(tokens[j][:room])
+            tokens[j] = tokens[j][room:]
+        chunks.append("".join(body) + "".join(_closer(n) for n, _ in reversed(cur)))
+        stack, i = cur, j
+    return [c for c in chunks if c.strip()] or [text[:0]]
 
 
 # the tags of Telegram's HTML parse mode (https://core.telegram.org/bots/api#html-style); data inside a

@@ -11,9 +11,12 @@ Row life cycle::
   message twice is a no-op, so a re-run of a day can never queue a second copy.
 * ``claim`` is a conditional UPDATE: of two senders racing for a row exactly one gets it.
 * A claim is a lease: a sender that dies while holding a row leaves it ``sending``; once the lease
-  expires another sender (or the restarted one) takes it again. The one unavoidable window is a
-  crash after Telegram accepted a message and before ``mark_sent`` committed (a few milliseconds:
-  the row is marked in its own tiny transaction right after the answer); that message is sent again.
+  expires another sender (or the restarted one) takes it again. A live sender renews its lease
+  (``renew``, conditional on still holding it) right before each send, and skips the row if that
+  fails: a pause longer than the lease (a flood wait) can never make two senders send one row.
+  The one unavoidable window is a crash after Telegram accepted a message and before ``mark_sent``
+  committed (a few milliseconds: the row is marked in its own tiny transaction right after the
+  answer); that message is sent again.
 
 Times are Unix seconds (REAL) so that due-ness is a plain numeric comparison.
 """
@@ -158,6 +161,19 @@ class Outbox:
                 return None
             r = conn.execute("SELECT * FROM outbox WHERE id = ?", (row_id,)).fetchone()
         return _row(r)
+
+    def renew(self, row_id: int, worker: str, lease_s: float) -> bool:
+        """Extend this sender's lease right before it sends; False when the row is no longer its own
+        (the lease ran out, another sender claimed it, or it was finished meanwhile, e.g. marked dead by
+        a group migration): the caller must not send it."""
+        now = self.clock()
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE outbox SET lease_until = ?
+                   WHERE id = ? AND status = 'sending' AND claimed_by = ? AND lease_until >= ?""",
+                (now + lease_s, row_id, worker, now),
+            )
+            return cur.rowcount == 1
 
     def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
         with self.store.transaction() as conn:

@@ -111,6 +111,9 @@ class AlertSettings(_Strict):
     consecutive_days: int = Field(1, ge=1, le=60)
     remind_every_days: int = Field(5, ge=0, le=250)
     min_history_days: int = Field(250, ge=0, le=5000)
+    # after downtime, transitions older than this many trading days before the day caught up to are
+    # logged but not sent one by one: each chat gets one digest of them instead of a flood
+    catch_up_days: int = Field(3, ge=0, le=250)
 
     @model_validator(mode="after")
     def _ordered(self) -> AlertSettings:

@@ -80,7 +80,31 @@ def _alerts_admin() -> dict[str, Any]:
     }
 
 
+def _digest() -> dict[str, Any]:
+    from template_contexts import snapshot
+
+    from jobs.rules import AlertState
+
+    snap = snapshot()
+    return {
+        "entries": [
+            {"day": date(2024, 7, 1), "kind": kind, "tier": tier, "percentile": p, "spread": 40.0 + tier}
+            for kind, tier, p in (("fire", 1, 91.2), ("escalate", 2, 96.0), ("remind", 2, 95.5), ("resolve", 0, 79.0))
+        ],
+        "first_day": date(2024, 6, 4),
+        "last_day": date(2024, 8, 26),
+        "days": 59,
+        "state": AlertState(level=2, episode_start=date(2024, 8, 1)),
+        "params": RuleParams(),
+        "snap": snap,
+        "catch_up_days": 3,
+        "source_label": "CSV sw_l1_daily.csv",
+        "synthetic": True,
+    }
+
+
 ALERT_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "alert_digest": _digest,
     "alert_fire": _alert(Kind.FIRE, 1, 0),
     "alert_escalate": _alert(Kind.ESCALATE, 3, 1),
     "alert_remind": _alert(Kind.REMIND, 2, 2),

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 
 from telegram.ext import ExtBot
 
-from bot.delivery import DrainStats, OutboxSender, make_rate_limiter
+from bot.delivery import DrainStats, OutboxSender
 from bot.services import Services
+from bot.telegram_client import make_bot
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
 from jobs.settings import Settings, parse_settings
@@ -88,7 +89,7 @@ def evening(day: date, hour: int = 17, minute: int = 0) -> datetime:
 
 
 async def drain_async(services: Any, base_url: str, wait: float = 10.0, **sender_kw: Any) -> DrainStats:
-    bot: ExtBot[Any] = ExtBot(TOKEN, base_url=base_url, rate_limiter=make_rate_limiter())
+    bot: ExtBot[Any] = make_bot(TOKEN, base_url)
     async with bot:
         sender = OutboxSender(bot, Outbox(services.store), services.chats, **sender_kw)
         return await sender.drain(wait_up_to_s=wait)

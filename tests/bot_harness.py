@@ -100,6 +100,8 @@ class BotHarness:
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._processed: set[int] = set()  # update_ids the application has finished processing
+        self._processed_cond = threading.Condition()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> BotHarness:
@@ -128,6 +130,7 @@ class BotHarness:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         app = build_application(self.services)
+        app.update_processor.on_processed = self._on_processed
         if self.configure is not None:
             self.configure(app, self.services)
         self.application = app
@@ -143,6 +146,18 @@ class BotHarness:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+
+    def _on_processed(self, update: object) -> None:
+        update_id = getattr(update, "update_id", None)
+        if isinstance(update_id, int):
+            with self._processed_cond:
+                self._processed.add(update_id)
+                self._processed_cond.notify_all()
+
+    def wait_processed(self, update_id: int, timeout: float = 10.0) -> None:
+        with self._processed_cond:
+            if not self._processed_cond.wait_for(lambda: update_id in self._processed, timeout):
+                raise TimeoutError(f"update {update_id} was not processed within {timeout} s")
 
     def stop(self) -> None:
         if self._loop is not None and self._stop is not None:
@@ -170,15 +185,17 @@ class BotHarness:
         return self.fake.wait_sent(n, chat_id=chat_id, since=mark, timeout=timeout)
 
     def silent(self, update: dict[str, Any], chat_id: int, probe_chat: int | None = None) -> list[Call]:
-        """Push an update that must get no answer; prove it with a /help probe processed after it.
+        """Push an update that must get no answer; returns whatever the bot sent to ``chat_id`` while
+        processing it (expected: nothing).
 
-        Returns whatever the bot sent to ``chat_id`` before the probe's answer (expected: nothing).
+        Updates of different chats are processed concurrently, so a reply in another chat proves
+        nothing: wait for the application to report this very update processed. ``probe_chat`` is
+        accepted for old callers and not needed.
         """
-        mark = self.push(update)
-        probe = probe_chat if probe_chat is not None else 999_001
-        (answer,) = self.fake.wait_sent(1, chat_id=probe, since=self.push(command_update("/help", chat_id=probe)))
-        # sequential processing: everything the first update caused was sent before the probe's reply
-        return [c for c in self.fake.sent(chat_id=chat_id, since=mark) if c.time <= answer.time]
+        mark = self.fake.call_count()
+        update_id = self.fake.push(update)
+        self.wait_processed(update_id)
+        return self.fake.sent(chat_id=chat_id, since=mark)
 
 
 def _text(text: str, chat_id: int, kw: dict[str, Any]) -> dict[str, Any]:

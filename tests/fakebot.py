@@ -19,8 +19,9 @@ setMyCommands / getMyCommands / deleteMyCommands (stored per scope and language_
 getChatMember (status from ``chat_members[(chat_id, user_id)]``, default "member"). Any other
 method answers ``{"ok": true, "result": true}``. Every call is recorded.
 
-``FakeBotAPI(token=None, bot_username="spreadwatch_bot", bot_id=777000)``
-    ``token``: when set, other tokens get 401 Unauthorized. ``start()`` / ``stop()`` or use as a
+``FakeBotAPI(token=None, bot_username="spreadwatch_bot", bot_id=777000, port=0)``
+    ``token``: when set, other tokens get 401 Unauthorized. ``port``: 0 picks a free one at start; a
+    fixed one lets a test point the bot at an API that is not up yet. ``start()`` / ``stop()`` or use as a
     context manager. Attributes: ``port``, ``url``, ``base_url``, ``base_file_url``, ``bot_user`` (dict).
 
 Updates
@@ -184,7 +185,9 @@ class _Reply:
 
 
 class FakeBotAPI:
-    def __init__(self, token: str | None = None, bot_username: str = "spreadwatch_bot", bot_id: int = 777000) -> None:
+    def __init__(
+        self, token: str | None = None, bot_username: str = "spreadwatch_bot", bot_id: int = 777000, port: int = 0
+    ) -> None:
         self.token = token
         self.bot_user = {
             "id": bot_id,
@@ -218,7 +221,7 @@ class FakeBotAPI:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
-        self.port = 0
+        self.port = port  # 0: a free one, chosen at start()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> FakeBotAPI:
@@ -227,7 +230,7 @@ class FakeBotAPI:
         class Handler(_Handler):
             api = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         # a short poll interval keeps stop() quick (serve_forever checks for shutdown that often)

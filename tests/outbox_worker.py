@@ -12,14 +12,15 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
-from bot.delivery import OutboxSender, make_rate_limiter
+from bot.delivery import OutboxSender
+from bot.telegram_client import make_bot
 from jobs.outbox import Outbox
 from jobs.store import ChatRepo, Store
 
 
 async def main(db: str, base_url: str, lease_s: float) -> None:
     store = Store(db)
-    bot: ExtBot[Any] = ExtBot("123456:alerts-test-token", base_url=base_url, rate_limiter=make_rate_limiter())
+    bot: ExtBot[Any] = make_bot("123456:alerts-test-token", base_url)
     async with bot:
         sender = OutboxSender(
             bot, Outbox(store), ChatRepo(store), rate=25, concurrency=4, lease_s=lease_s, backoff_base_s=0.2

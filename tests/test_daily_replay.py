@@ -19,7 +19,8 @@ from alerting_support import SW, TOKEN, RevealingSource, csv_batch, evening, mak
 from fakebot import FakeBotAPI
 from telegram.ext import ExtBot
 
-from bot.delivery import OutboxSender, make_rate_limiter
+from bot.delivery import OutboxSender
+from bot.telegram_client import make_bot
 from jobs.alerts import SPREAD_RULE, transitions
 from jobs.daily import params_from_settings, run_daily
 from jobs.outbox import Outbox
@@ -67,7 +68,7 @@ async def test_replay_of_the_real_history(tmp_path) -> None:  # type: ignore[no-
             subscribe(services, chat_id, lang, threshold=threshold, muted_until=muted)
 
         days = services.engine.calendar.trading_days_between(START, END)
-        bot: ExtBot[Any] = ExtBot(TOKEN, base_url=fake.base_url, rate_limiter=make_rate_limiter())
+        bot: ExtBot[Any] = make_bot(TOKEN, fake.base_url)
         async with bot:
             sender = OutboxSender(bot, Outbox(services.store), services.chats)
             evaluated: list[date] = []

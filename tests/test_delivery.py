@@ -19,7 +19,8 @@ from alerting_support import TOKEN, drain
 from fakebot import FakeBotAPI
 from telegram.ext import ExtBot
 
-from bot.delivery import OutboxSender, make_rate_limiter
+from bot.delivery import OutboxSender
+from bot.telegram_client import make_bot
 from jobs.outbox import Outbox
 from jobs.store import ChatRepo, Store
 
@@ -164,9 +165,7 @@ def test_two_senders_at_once_send_each_message_once(box: Box, fake: FakeBotAPI) 
     queue(box, chats)
 
     async def both() -> None:
-        bots: list[ExtBot[Any]] = [
-            ExtBot(TOKEN, base_url=fake.base_url, rate_limiter=make_rate_limiter()) for _ in range(2)
-        ]
+        bots: list[ExtBot[Any]] = [make_bot(TOKEN, fake.base_url) for _ in range(2)]
         async with bots[0], bots[1]:
             senders = [
                 OutboxSender(b, Outbox(box.store), box.chats, rate=60, worker_id=f"w{i}") for i, b in enumerate(bots)

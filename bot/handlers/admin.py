@@ -9,7 +9,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, admin_only, chat_lang, reply, services_of
+from bot.handlers.common import Context, admin_only, chat_lang, on_loop, reply, services_of
 from jobs.messages import render
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 _LOCK_KEY = "refresh_lock"
 
 
+@on_loop  # its lock is shared with the daily job
 @admin_only
 async def refresh(update: Update, context: Context) -> None:
     services = services_of(context)

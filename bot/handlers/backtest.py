@@ -16,7 +16,16 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, args_of, chat_lang, data_status, no_data_text, reply, services_of
+from bot.handlers.common import (
+    Context,
+    args_of,
+    chat_lang,
+    data_status,
+    no_data_text,
+    reply,
+    send_captioned,
+    services_of,
+)
 from bot.services import Services
 from jobs.backtest import BacktestResult, load_backtest
 from jobs.export import history_csv
@@ -24,7 +33,6 @@ from jobs.messages import render
 from jobs.rules import params_from_settings
 
 RECENT_EPISODES = 5
-CAPTION_LIMIT = 1024
 
 
 class BacktestCache:
@@ -85,11 +93,9 @@ async def export(update: Update, context: Context) -> None:
     )
     chat = update.effective_chat
     assert chat is not None
-    await chat.send_document(
-        data,
-        filename=f"spreadwatch-spread-{first}-{last}.csv",
-        caption=caption[:CAPTION_LIMIT],
-        parse_mode=ParseMode.HTML,
+    filename = f"spreadwatch-spread-{first}-{last}.csv"
+    await send_captioned(
+        update, lambda c: chat.send_document(data, filename=filename, caption=c, parse_mode=ParseMode.HTML), caption
     )
 
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
+from telegram.ext import Application, ContextTypes
 
 from bot.services import Services
 from jobs.messages import LANGS, render, split_message
@@ -47,6 +49,55 @@ def is_admin(update: Update, services: Services) -> bool:
 
 
 Handler = Callable[[Update, Context], Coroutine[Any, Any, None]]
+
+# -- handlers run off the event loop ---------------------------------------------------------------
+# Handlers read and write SQLite and build reports with pandas, synchronously. On the event loop, a
+# write waiting behind a large batch save froze the bot: every chat, the outbox sender and the jobs.
+# So every handler's coroutine runs on a short-lived event loop of its own in a worker thread, and
+# everything it does synchronously happens there; its Bot API calls still run on the application's
+# loop, which owns the HTTP connections (``bot.telegram_client.make_bot``). Handlers stay plain
+# coroutines: nothing in them has to remember which calls block.
+
+HANDLER_THREADS = 16  # handlers waiting for the database at once before others queue for a thread
+_ON_LOOP = "_spreadwatch_on_loop"
+
+
+def on_loop(handler: Handler) -> Handler:
+    """Keep a handler on the application's loop: one that shares an ``asyncio.Lock`` with the jobs
+    (a lock belongs to one loop)."""
+    setattr(handler, _ON_LOOP, True)
+    return handler
+
+
+@functools.cache
+def _handler_threads() -> ThreadPoolExecutor:
+    # not the default executor: the sender's and the jobs' own asyncio.to_thread calls must not queue
+    # behind handlers waiting for a lock
+    return ThreadPoolExecutor(HANDLER_THREADS, thread_name_prefix="handler")
+
+
+def off_loop(handler: Handler) -> Handler:
+    if getattr(handler, _ON_LOOP, False):
+        return handler
+
+    @functools.wraps(handler)
+    async def in_thread(update: Update, context: Context) -> None:
+        await asyncio.get_running_loop().run_in_executor(_handler_threads(), asyncio.run, handler(update, context))
+
+    return in_thread
+
+
+def run_handlers_off_loop(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    """Wrap every registered handler's callback, and the error handlers (they read the chat's
+    language), with :func:`off_loop` (the composition root calls it once, after every module has
+    registered its handlers)."""
+    for handlers in application.handlers.values():
+        for h in handlers:
+            h.callback = off_loop(h.callback)
+    for callback, block in list(application.error_handlers.items()):
+        del application.error_handlers[callback]
+        wrapped: Any = off_loop(callback)  # an error handler takes (object, context): same shape
+        application.error_handlers[wrapped] = block
 
 
 def admin_only(handler: Handler) -> Handler:
@@ -103,6 +154,18 @@ async def reply(update: Update, text: str, markup: InlineKeyboardMarkup | None =
             reply_parameters=quote if i == 0 else None,
         )
     return sent
+
+
+CAPTION_LIMIT = 1024  # Telegram's limit for a photo's or a document's caption
+
+
+async def send_captioned(update: Update, send: Callable[[str], Awaitable[Message]], caption: str) -> None:
+    """``send(caption)`` with the caption's first part (valid HTML, at most 1,024 characters); the rest
+    follows as messages, so nothing is cut off."""
+    first, *rest = split_message(caption, CAPTION_LIMIT)
+    await send(first)
+    for part in rest:
+        await reply(update, part)
 
 
 def args_of(context: Context) -> list[str]:

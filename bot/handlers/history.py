@@ -11,7 +11,16 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
-from bot.handlers.common import Context, args_of, chat_lang, data_status, no_data_text, reply, services_of
+from bot.handlers.common import (
+    Context,
+    args_of,
+    chat_lang,
+    data_status,
+    no_data_text,
+    reply,
+    send_captioned,
+    services_of,
+)
 from jobs.messages import render
 
 PERIODS = {"1y": 1, "3y": 3, "5y": 5, "all": None}
@@ -50,7 +59,11 @@ async def history(update: Update, context: Context) -> None:
         status=status,
         stale=status.stale,
     )
-    await chat.send_photo(png, caption=caption, parse_mode=ParseMode.HTML, filename=f"spread-{period}.png")
+    await send_captioned(
+        update,
+        lambda c: chat.send_photo(png, caption=c, parse_mode=ParseMode.HTML, filename=f"spread-{period}.png"),
+        caption,
+    )
 
 
 def _draw(series: pd.DataFrame, today: date, lang: str, view_from: date | None) -> bytes:

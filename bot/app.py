@@ -138,6 +138,9 @@ def build_application(services: Services) -> AnyApplication:
     register_core(application)
     register_extra(application, services)
     errors.register_fallbacks(application)
+    from bot.ops import install as ops
+
+    ops(application, services)  # the service lock; with ops.listen, metrics and /healthz + /metrics
     return application
 
 

@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_regime_command(sub, _common, _date)
 
+    from bot.ops_cli import add_ops_commands
+
+    add_ops_commands(sub, _common)
+
     p = sub.add_parser("run", help="start the Telegram bot (token from $TELEGRAM_BOT_TOKEN or telegram.token_env)")
     _common(p)
     p.set_defaults(func=cmd_run)

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -67,6 +67,7 @@ class Metrics(Events):
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        ProcessCollector(registry=r)  # process_*: memory, CPU, open files, start time (from /proc)
         self.sent = Counter("spreadwatch_messages_sent", "Outbox messages Telegram accepted", registry=r)
         self.failed = Counter(
             "spreadwatch_messages_failed",

@@ -82,6 +82,7 @@ def test_healthz_and_metrics_answer_while_the_bot_runs(ops_bot: BotHarness) -> N
     # events counted in this process, declared from the start
     assert seen[("spreadwatch_messages_sent_total", ())] == 0
     assert seen[("spreadwatch_daily_job_runs_total", (("outcome", "evaluated"),))] == 0
+    assert seen[("process_resident_memory_bytes", ())] > 0
 
 
 def test_data_age_counts_the_trading_days_due_but_not_stored(db: Path) -> None:

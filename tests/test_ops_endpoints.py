@@ -156,18 +156,21 @@ def test_failed_sends_and_flood_waits_are_counted_by_reason(ops_bot: BotHarness)
     fake = ops_bot.fake
     fake.fail("sendMessage", "400", chat_id=601)
     fake.fail("sendMessage", "403", chat_id=602)
+    fake.fail("sendMessage", "500", chat_id=604)  # a server error: put back with a backoff
     # twice: the application's rate limiter retries one 429 itself; the second reaches the sender
     fake.fail("sendMessage", "429", chat_id=603, retry_after=1, times=2)
-    _queue(ops_bot, 601, 602, 603)
+    _queue(ops_bot, 601, 602, 603, 604)
     ops_bot.application.job_queue.run_once(drain_job, 0.01, name=DRAIN_NAME)
     fake.wait_sent(1, chat_id=603, timeout=15)  # after the flood wait, the row is sent again
+    fake.wait_sent(1, chat_id=604, timeout=60)  # after its backoff: in this drain or the next one (30 s)
 
     def counted() -> bool:
         seen = metrics(ops_bot)
         return (
             seen.get(("spreadwatch_messages_failed_total", (("reason", "bad_request"),))) == 1
             and seen.get(("spreadwatch_messages_failed_total", (("reason", "blocked"),))) == 1
-            and seen[("spreadwatch_messages_sent_total", ())] == 1
+            and seen[("spreadwatch_messages_sent_total", ())] == 2
+            and seen.get(("spreadwatch_messages_retried_total", (("reason", "NetworkError"),))) == 1
         )
 
     wait_until(counted)
@@ -176,7 +179,8 @@ def test_failed_sends_and_flood_waits_are_counted_by_reason(ops_bot: BotHarness)
     assert waits >= 1 and seen[("spreadwatch_flood_wait_seconds_total", ())] == waits  # retry_after=1 each
     assert seen[("spreadwatch_outbox_rows", (("status", "failed"),))] == 1
     assert seen[("spreadwatch_outbox_rows", (("status", "dead"),))] == 1
-    assert seen[("spreadwatch_outbox_rows", (("status", "sent"),))] == 1
+    assert seen[("spreadwatch_outbox_rows", (("status", "sent"),))] == 2
+    assert seen[("spreadwatch_outbox_rows", (("status", "pending"),))] == 0
 
 
 def test_healthz_is_503_with_the_reason_when_the_scheduler_stops(ops_bot: BotHarness) -> None:

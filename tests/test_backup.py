@@ -259,3 +259,21 @@ def test_restore_refuses_while_the_bot_runs_and_force_makes_healthz_ask_for_a_re
     # stopped, the service no longer holds the store: a restore goes through without --force
     code, _, err = run(capsys, "restore", str(saved), "--db", str(db))
     assert (code, err) == (0, "")
+
+
+def test_a_backup_of_an_older_schema_is_restored_and_migrated_forward_on_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = _sqlite(
+        tmp_path / "old.db",
+        *MIGRATIONS[:-1],
+        f"PRAGMA user_version = {len(MIGRATIONS) - 1}",
+        "INSERT INTO meta (key, value) VALUES ('note', 'from an older release')",
+    )
+    store_path = tmp_path / "store.db"
+    code, out, err = run(capsys, "restore", str(old), "--db", str(store_path))
+    assert (code, err) == (0, "")
+    assert f"(schema version {len(MIGRATIONS) - 1}, " in out
+    store = Store(store_path)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.get_meta("note") == "from an older release"

@@ -83,6 +83,12 @@ def test_healthz_and_metrics_answer_while_the_bot_runs(ops_bot: BotHarness) -> N
     assert seen[("spreadwatch_messages_sent_total", ())] == 0
     assert seen[("spreadwatch_daily_job_runs_total", (("outcome", "evaluated"),))] == 0
     assert seen[("process_resident_memory_bytes", ())] > 0
+    # a Prometheus server asks for OpenMetrics, and gets it
+    port = ops_bot.application.bot_data[SERVER_KEY].port
+    ask = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Accept": "application/openmetrics-text"})
+    with urllib.request.urlopen(ask, timeout=10) as r:
+        assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+        assert r.read().decode().endswith("# EOF\n")
 
 
 def test_data_age_counts_the_trading_days_due_but_not_stored(db: Path) -> None:

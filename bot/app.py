@@ -135,6 +135,9 @@ def build_application(services: Services) -> AnyApplication:
     register_core(application)
     register_extra(application, services)
     errors.register_fallbacks(application)
+    from bot.ops import install as ops
+
+    ops(application, services)  # the service lock; with ops.listen, metrics and /healthz + /metrics
     from bot.handlers.common import run_handlers_off_loop
 
     run_handlers_off_loop(application)

@@ -52,6 +52,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.metrics import NO_EVENTS, Events
 from jobs.outbox import Outbox, OutboxRow
 from jobs.store import ChatRepo
 
@@ -143,6 +144,7 @@ class OutboxSender:
         self._chat_ready: dict[int, float] = {}  # monotonic time a chat may get its next message
         self._busy_chats: set[int] = set()
         self._lock = asyncio.Lock()  # one drain at a time per sender
+        self.events: Events = NO_EVENTS  # the application's metrics when ops.listen is on
 
     @property
     def draining(self) -> bool:
@@ -241,6 +243,7 @@ class OutboxSender:
                 wait = _retry_after_s(exc)
                 self._paused_until = max(self._paused_until, time.monotonic() + wait)
                 stats.flood_waits.append(wait)
+                self.events.flood_wait(wait)
                 stats.retried += 1
                 log.warning("flood limit: pausing all sends for %.1f s", wait)
                 await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, wait, str(exc), False)
@@ -249,6 +252,7 @@ class OutboxSender:
                 log.info("chat %s blocked or removed the bot: marked inactive", chat_id)
                 await asyncio.to_thread(self._chat_gone, row, chat_id, str(exc))
                 stats.dead += 1
+                self.events.message_failed("blocked")
                 return
             except ChatMigrated as exc:
                 new_id = int(exc.new_chat_id)
@@ -261,6 +265,7 @@ class OutboxSender:
                 log.error("outbox row %s to chat %s refused, not retried: %s", row.id, chat_id, exc)
                 await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", f"BadRequest: {exc}")
                 stats.failed += 1
+                self.events.message_failed("bad_request")
                 return
             except InvalidToken:
                 # no row is to blame: put it back untouched and stop this drain
@@ -274,6 +279,7 @@ class OutboxSender:
                 # the one window: Telegram has the message, the row is not marked yet (one small UPDATE)
                 if await asyncio.to_thread(self.outbox.mark_sent, row.id, self.worker_id, message.message_id):
                     stats.sent += 1
+                    self.events.message_sent()
                 else:
                     # only a send slower than the whole lease gets here: another sender may send it again
                     log.error(
@@ -286,6 +292,7 @@ class OutboxSender:
                 return
         await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", "chat migrated repeatedly")
         stats.failed += 1
+        self.events.message_failed("migrated_repeatedly")
 
     async def _transient(self, row: OutboxRow, exc: TelegramError, stats: DrainStats) -> None:
         error = f"{type(exc).__name__}: {exc}"
@@ -293,12 +300,14 @@ class OutboxSender:
             log.error("outbox row %s: giving up after %d attempts: %s", row.id, row.attempts, error)
             await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", error)
             stats.failed += 1
+            self.events.message_failed("attempts_exhausted")
             return
         delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (row.attempts - 1))
         delay *= random.uniform(0.8, 1.2)  # spread retries of a broadcast hit by one outage
         log.warning("outbox row %s: %s; retry in %.1f s", row.id, error, delay)
         await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, delay, error, True)
         stats.retried += 1
+        self.events.message_retried(type(exc).__name__)
 
     def _chat_gone(self, row: OutboxRow, chat_id: int, error: str) -> None:
         self.outbox.give_up(row.id, self.worker_id, "dead", f"Forbidden: {error}")

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from telegram.ext import Application, ContextTypes
 
 from bot.delivery import OutboxSender
+from bot.metrics import events_of
 from bot.services import Services
 from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import DailyResult, last_evaluated_key, report_job_failure, run_daily
@@ -66,6 +67,7 @@ def sender_of(application: AnyApplication) -> OutboxSender:
     if sender is None:
         services = services_of(application)
         sender = OutboxSender(application.bot, Outbox(services.store), services.chats)
+        sender.events = events_of(application)
         application.bot_data[_SENDER] = sender
     assert isinstance(sender, OutboxSender)
     return sender
@@ -131,6 +133,7 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             await sender_of(application).drain()
         finally:
             application.bot_data[LAST_RESULT] = result  # /status shows it; set once the run is complete
+            events_of(application).daily_job(result.outcome)
 
 
 def job_failed(services: Services, local: datetime, exc: Exception) -> DailyResult:

@@ -125,6 +125,34 @@ class AlertSettings(_Strict):
         return self
 
 
+class OpsSettings(_Strict):
+    # "HOST:PORT" ("[::1]:9108" for IPv6) where `spreadwatch run` serves /healthz and /metrics; None: off.
+    # Off by default: the endpoints say how the service runs and must not face the internet unasked.
+    listen: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        split_listen(v)
+        return v
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return split_listen(self.listen) if self.listen else None
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """``"127.0.0.1:9108"`` -> ``("127.0.0.1", 9108)``; ``"[::1]:9108"`` -> ``("::1", 9108)``."""
+    host, sep, port = value.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError("expected HOST:PORT such as 127.0.0.1:9108 (port 0: any free port)")
+    return host, int(port)
+
+
 class Settings(_Strict):
     lang: Literal["zh", "en"] = "zh"
     data: DataSettings = DataSettings()
@@ -134,6 +162,7 @@ class Settings(_Strict):
     schedule: ScheduleSettings = ScheduleSettings()
     alerts: AlertSettings = AlertSettings()
     regimes: RegimeSettings = RegimeSettings()
+    ops: OpsSettings = OpsSettings()
 
     @property
     def csv_path(self) -> Path | None:

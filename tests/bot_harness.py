@@ -49,7 +49,12 @@ def wait_until(pred: Callable[[], Any], timeout: float = 30.0) -> None:
 
 
 def settings_for(
-    db: Path, fake: FakeBotAPI, source: str = SOURCE, data: dict[str, Any] | None = None, **telegram: Any
+    db: Path,
+    fake: FakeBotAPI,
+    source: str = SOURCE,
+    data: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
+    **telegram: Any,
 ) -> Settings:
     raw: dict[str, Any] = {
         "lang": "zh",
@@ -62,6 +67,7 @@ def settings_for(
             "admins": [ADMIN_ID],
             **telegram,
         },
+        **(sections or {}),  # other settings sections, e.g. {"ops": {"listen": "127.0.0.1:0"}}
     }
     return parse_settings(raw, "test")
 
@@ -84,10 +90,12 @@ class BotHarness:
         configure: Callable[[Any, Services], None] | None = None,
         source: str = SOURCE,
         data: dict[str, Any] | None = None,
+        sections: dict[str, Any] | None = None,
         **telegram: Any,
     ) -> None:
         self.source = source
         self.data = data
+        self.sections = sections
         self.fake = FakeBotAPI(bot_username=BOT_USERNAME)
         self.db = db
         self.clock = clock
@@ -107,7 +115,7 @@ class BotHarness:
     def start(self) -> BotHarness:
         self.fake.start()
         os.environ[TOKEN_ENV] = TOKEN
-        settings = settings_for(self.db, self.fake, self.source, self.data, **self.telegram)
+        settings = settings_for(self.db, self.fake, self.source, self.data, self.sections, **self.telegram)
         store = Store(settings.storage.path)
         self.services = Services(
             settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=self.clock
@@ -146,6 +154,8 @@ class BotHarness:
         await app.updater.stop()
         await app.stop()
         await app.shutdown()
+        if app.post_shutdown:  # as run_polling does: releases what post_init took (the ops server, locks)
+            await app.post_shutdown(app)
 
     def _on_processed(self, update: object) -> None:
         update_id = getattr(update, "update_id", None)

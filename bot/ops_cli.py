@@ -1,0 +1,62 @@
+"""``spreadwatch backup PATH`` and ``spreadwatch restore PATH`` (SQLite store; see jobs.backup).
+
+Exit codes: 0 done; 1 it could not be done now (a running service, a refresh, a write error);
+2 a wrong file or argument (not a spreadwatch store, an unknown schema version, a missing file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from bot.cli_common import ExitCode, add_common_options, settings_from_args
+from jobs.backup import BackupError, StoreFile, backup, restore
+
+
+def add_ops_commands(sub: Any) -> None:
+    p = sub.add_parser("backup", help="copy the store to PATH, consistent while the service runs")
+    add_common_options(p)
+    p.add_argument("path", metavar="PATH", help="the backup file to write")
+    p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the store with a backup (stop the service first)")
+    add_common_options(p)
+    p.add_argument("path", metavar="PATH", help="a backup written by spreadwatch backup")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the store even while a service uses it (then restart the service at once)",
+    )
+    p.set_defaults(func=cmd_restore)
+
+
+def _describe(info: StoreFile) -> str:
+    return f"schema version {info.schema_version}, {info.tables} tables, {info.rows:,} rows, {info.size:,} bytes"
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    try:
+        info = backup(settings.storage.path, Path(args.path), overwrite=args.force)
+    except BackupError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    print(f"backup: {settings.storage.path} -> {info.path} ({_describe(info)})")
+    return ExitCode.OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    try:
+        done = restore(Path(args.path), settings.storage.path, force=args.force)
+    except BackupError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    kept = f"; the replaced store is kept as {done.kept}" if done.kept is not None else ""
+    print(f"restore: {args.path} -> {settings.storage.path} ({_describe(done.store)}){kept}")
+    if done.in_use:
+        print("warning: a running service was using the store: restart it now", file=sys.stderr)
+    return ExitCode.OK

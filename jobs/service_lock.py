@@ -1,0 +1,67 @@
+"""The lock that says "a service is using this store": ``<storage.path>.service-lock``.
+
+``spreadwatch run`` holds a shared ``flock`` on it for as long as it runs (several processes may);
+``spreadwatch restore`` needs it exclusively, so it can tell that a running service would go on
+writing to the file it is about to replace. The kernel drops the lock when its holder dies, so a
+killed service never blocks a restore.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SUFFIX = ".service-lock"
+
+
+def lock_path(store_path: str | os.PathLike[str]) -> Path:
+    return Path(f"{store_path}{SUFFIX}")
+
+
+class ServiceLock:
+    """Held (shared) by a running service."""
+
+    def __init__(self, store_path: str | os.PathLike[str]) -> None:
+        self.path = lock_path(store_path)
+        self._fd: int | None = None
+
+    def acquire(self, patience_s: float = 30.0) -> None:
+        """Waits while a restore holds the lock exclusively (seconds at most)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + patience_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    os.close(fd)
+                    raise TimeoutError(f"{self.path} is held by a restore for more than {patience_s:.0f} s") from None
+                time.sleep(0.05)
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+
+@contextmanager
+def exclusive(store_path: str | os.PathLike[str]) -> Iterator[bool]:
+    """Yields True while no service holds the lock (and none can start), False when one holds it."""
+    path = lock_path(store_path)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            got = True
+        except BlockingIOError:
+            got = False
+        yield got
+    finally:
+        os.close(fd)

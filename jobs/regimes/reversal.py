@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from jobs.regimes.macro import monthly_points, rises_in_a_row
@@ -24,8 +25,18 @@ from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, St
 from jobs.spread import Snapshot
 
 
+class CloseTable:
+    """Closes as arrays with a code -> column map: built once when many days are checked (the history)."""
+
+    def __init__(self, closes: pd.DataFrame) -> None:
+        self.index = closes.index if isinstance(closes.index, pd.DatetimeIndex) else pd.DatetimeIndex(closes.index)
+        self.values = closes.to_numpy(dtype=float)
+        self.column = {str(c): i for i, c in enumerate(closes.columns)}
+        self.empty = closes.empty
+
+
 def check_reversal(
-    closes: pd.DataFrame,
+    closes: pd.DataFrame | CloseTable,
     snapshots: Sequence[Snapshot],
     params: ReversalSettings,
     threshold: float,
@@ -42,9 +53,12 @@ def check_reversal(
     inputs: list[Freshness] = [fresh]
     if fresh.stale(as_of) or closes is None or closes.empty:
         return unknown(Scenario.REVERSAL, fresh, *inputs)
+    table = closes if isinstance(closes, CloseTable) else CloseTable(closes)
     end = snaps[-1]
-    days = closes.index[closes.index <= pd.Timestamp(end.as_of)]
-    if len(days) <= params.n_days or days[-1].date() != end.as_of:
+    # positions and plain arrays, not label lookups: the regime history runs this for every day
+    index = table.index
+    stop = int(index.searchsorted(pd.Timestamp(end.as_of), side="right"))
+    if stop <= params.n_days or index[stop - 1].date() != end.as_of:
         return ScenarioResult(
             Scenario.REVERSAL,
             State.UNKNOWN,
@@ -53,9 +67,8 @@ def check_reversal(
             end.as_of,
             inputs=tuple(inputs),
         )
-    start_day = days[-1 - params.n_days].date()
-    by_day = {s.as_of: s for s in snaps}
-    start = by_day.get(start_day)
+    start_day = index[stop - 1 - params.n_days].date()
+    start = next((s for s in snaps if s.as_of == start_day), None)
     if start is None:
         return ScenarioResult(
             Scenario.REVERSAL,
@@ -67,10 +80,14 @@ def check_reversal(
         )
     leaders = [g.code for g in start.top]
     laggards = [g.code for g in start.bottom]
-    first = closes.loc[pd.Timestamp(start_day)]
-    last = closes.loc[pd.Timestamp(end.as_of)]
-    rets = (last / first - 1.0) * 100.0
-    missing = [c for c in leaders + laggards if c not in rets.index or pd.isna(rets[c])]
+    first, last = table.values[stop - 1 - params.n_days], table.values[stop - 1]
+    column = table.column
+    rets: dict[str, float] = {}
+    for c in leaders + laggards:
+        i = column.get(c)
+        if i is not None and np.isfinite(first[i]) and np.isfinite(last[i]):
+            rets[c] = (last[i] / first[i] - 1.0) * 100.0
+    missing = [c for c in leaders + laggards if c not in rets]
     if missing:
         return ScenarioResult(
             Scenario.REVERSAL,
@@ -80,8 +97,8 @@ def check_reversal(
             end.as_of,
             inputs=tuple(inputs),
         )
-    top_ret = float(rets[leaders].mean())
-    bottom_ret = float(rets[laggards].mean())
+    top_ret = sum(rets[c] for c in leaders) / len(leaders)
+    bottom_ret = sum(rets[c] for c in laggards) / len(laggards)
     relative = top_ret - bottom_ret
     above = end.percentile >= threshold
     evidence = [

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
+
+import numpy as np
 
 
 class State(enum.StrEnum):
@@ -122,7 +125,7 @@ def unknown(scenario: Scenario, fresh: Freshness, *inputs: Freshness) -> Scenari
     )
 
 
-def percentile_of_last(values: list[float]) -> float:
+def percentile_of_last(values: Sequence[float] | np.ndarray) -> float:
     """Share of values (the last included) that are <= the last one, 0-100 (the spread's definition)."""
-    last = values[-1]
-    return 100.0 * sum(1 for v in values if v <= last) / len(values)
+    arr = np.asarray(values, dtype=float)
+    return 100.0 * int(np.count_nonzero(arr <= arr[-1])) / len(arr)

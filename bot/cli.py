@@ -128,6 +128,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except CalendarFileError as exc:
         print(f"config error: data.calendar_file: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
+
+    try:
+        regime_files = load_file_inputs(settings.regimes.inputs)
+    except InputFileError as exc:
+        print(f"config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     print(
         f"config ok ({path or 'built-in defaults'}); source {settings.data.source}; "
         f"store {settings.storage.path}; bot token in ${settings.telegram.token_env}: {token}"
@@ -137,6 +144,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"trading calendar known until {calendar.known_until or 'nowhere (no calendar file)'} "
         f"({base}, {len(stored)} refreshed day(s)); after it: weekdays except 1 Jan and 1-7 Oct, unconfirmed"
     )
+    for line in describe(regime_files):
+        print(line)
     return EXIT_OK
 
 

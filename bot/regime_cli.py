@@ -1,5 +1,9 @@
 """``spreadwatch regime [--as-of DATE] [--json]``: every regime scenario with its state and evidence.
 
+``--history [--from D] [--to D] [--csv PATH] [--png PATH]`` replays every stored trading day instead
+(``bot.regime_history_cli``). Configured input files (``regimes.inputs``) are validated first: a bad
+one stops the command with one line naming the key (exit 2).
+
 Refreshes the prices and the regime inputs that are due (like ``report``; ``--no-refresh`` reads the
 store only), then evaluates as of the date. Without ``--record`` nothing is stored; with it the
 states, transitions and their alerts are recorded exactly as the bot's ``regimes`` job records them
@@ -12,6 +16,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -29,16 +34,28 @@ def add_regime_command(
         action="store_true",
         help="also store the states and queue fire/resolve alerts, as the bot's regimes job does (for cron)",
     )
+    p.add_argument("--history", action="store_true", help="every stored trading day's scenarios, each as of that day")
+    p.add_argument("--from", dest="start", type=date_type, metavar="DATE", help="with --history: first day")
+    p.add_argument("--to", dest="end", type=date_type, metavar="DATE", help="with --history: last day")
+    p.add_argument("--csv", type=Path, metavar="PATH", help="with --history: write one row per day as CSV")
+    p.add_argument("--png", type=Path, metavar="PATH", help="with --history: write the chart (one band per scenario)")
     p.set_defaults(func=cmd_regime)
 
 
 def cmd_regime(args: argparse.Namespace) -> int:
-    from bot.cli import EXIT_OK, EXIT_STALE, open_engine, settings_from_args
+    from bot.cli import EXIT_OK, EXIT_STALE, EXIT_USAGE, open_engine, settings_from_args
+    from bot.regime_history_cli import history_arguments_error, load_files
     from jobs.messages import render
     from jobs.regimes.inputs import refresh_regime_inputs
     from jobs.regimes.service import evaluate_regimes
 
     settings = settings_from_args(args)
+    if (problem := history_arguments_error(args)) is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    files = load_files(settings)
+    if files is None:
+        return EXIT_USAGE
     engine = open_engine(settings)
     as_of = args.as_of or engine.today()
     failed: list[str] = []
@@ -49,6 +66,13 @@ def cmd_regime(args: argparse.Namespace) -> int:
         failed += [
             f"{r.kind}: {r.message}" for r in refresh_regime_inputs(engine.store, settings, engine.today()) if not r.ok
         ]
+    if args.history:
+        from bot.regime_history_cli import print_history
+
+        code = print_history(args, settings, engine, files)
+        for line in failed:
+            print(f"warning: refresh failed, showing the last good data: {line}", file=sys.stderr)
+        return code if code != EXIT_OK or not failed else EXIT_STALE
     if args.record:
         from bot.services import Services
         from jobs.regimes.job import run_regimes
@@ -57,7 +81,7 @@ def cmd_regime(args: argparse.Namespace) -> int:
         services = Services(settings=settings, store=engine.store, engine=engine, chats=ChatRepo(engine.store))
         report = run_regimes(services, as_of, fetch=False).report
     else:
-        report = evaluate_regimes(engine.store, settings, engine.source.name, as_of)
+        report = evaluate_regimes(engine.store, settings, engine.source.name, as_of, files)
     if args.json:
         print(json.dumps({**report.to_json(), "fetch_errors": failed}, ensure_ascii=False, indent=2))
     else:

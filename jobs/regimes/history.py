@@ -90,6 +90,20 @@ class RegimeHistory:
     def days_in(self, state: State, scenario: Scenario | str) -> int:
         return sum(1 for d in self.days if d.state(scenario) == state)
 
+    def stats(self) -> list[dict[str, Any]]:
+        """Days in each state and the number of on-periods, per scenario (the messages show these)."""
+        return [
+            {
+                "scenario": s.value,
+                **{st.value: self.days_in(st, s) for st in State},
+                "periods": sum(1 for r in self.runs(s) if r.state == State.ON),
+            }
+            for s in ALL
+        ]
+
+    def on_runs(self, scenario: Scenario | str) -> list[Run]:
+        return [r for r in self.runs(scenario) if r.state == State.ON]
+
     def frame(self) -> pd.DataFrame:
         """One row per day: spread, percentile and each scenario's state (the chart draws this)."""
         data: dict[str, Any] = {

@@ -134,10 +134,11 @@ class RegimeContext:
                 n: e for n in names if (e := _last_error(store, f"board:{n}") or _last_error(store, "market_cap"))
             },
         )
-        ctx._index_known()
+        ctx.index_known()
         return ctx
 
-    def _index_known(self) -> None:
+    def index_known(self) -> None:
+        """Sort the days each PMI/PPI month became known (after building a context by hand, call this)."""
         months = [pd.Timestamp(m).date().replace(day=1) for m, v in self.pmi.items() if pd.notna(v)]
         known = self.pmi_known_from
         self._pmi_known = sorted(known.get(m, date.max) if known is not None else release_day(m) for m in months)

@@ -176,7 +176,7 @@ class RegimeContext:
         return result
 
     def heat_series(self, top: Sequence[str]) -> HeatSeries:
-        key = tuple(top)
+        key = tuple(sorted(top))  # every measure is a sum or mean over the five: their order does not matter
         hit = self._heat.get(key)
         if hit is None:
             hit = heat_series(

@@ -124,7 +124,8 @@ def share_points(amounts: pd.DataFrame | AmountTable, top: Sequence[str], smooth
         amounts = AmountTable(amounts)
     if any(c not in amounts.column for c in top):
         return Points.none()
-    part = amounts.values[:, [amounts.column[c] for c in top]]
+    # summed in code order, so the same five give the same floats whatever their ranking
+    part = amounts.values[:, sorted(amounts.column[c] for c in top)]
     complete = (np.isfinite(part) & (part > 0)).all(axis=1)
     share = part[complete].sum(axis=1) / amounts.total[complete] * 100.0
     return smooth_points(amounts.days[complete], share, smooth_days)
@@ -138,7 +139,7 @@ def top_mean(wide: pd.DataFrame, top: Sequence[str], positive: bool = False) -> 
     """Mean of ``top`` columns per day, on the days all of them have a value (and > 0 if asked)."""
     if wide is None or wide.empty or any(c not in wide.columns for c in top):
         return pd.Series(dtype=float)
-    part = wide[list(top)].astype(float)
+    part = wide[sorted(top)].astype(float)  # in code order: the same five, the same floats
     ok = part.notna().all(axis=1)
     if positive:
         ok &= (part > 0).all(axis=1)  # a loss-making index reports PE <= 0: not a valuation

@@ -48,8 +48,10 @@ def monthly_points(
     if series is None or series.empty:
         return []
     out: dict[date, float] = {}
-    for idx, value in series.items():
-        month = pd.Timestamp(idx).date().replace(day=1)
+    index = series.index if isinstance(series.index, pd.DatetimeIndex) else pd.DatetimeIndex(series.index)
+    # plain year and month numbers: boxing every stamp into a Timestamp costs more than the rest
+    for y, m, value in zip(index.year, index.month, series.to_numpy(dtype=float), strict=True):
+        month = date(int(y), int(m), 1)
         if known_from is not None:
             usable = known_from.get(month, date.max)
         else:

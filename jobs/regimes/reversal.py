@@ -13,6 +13,7 @@ favours the resource-heavy laggards); "watch": the same with relative < -``watch
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from datetime import date
 
@@ -29,7 +30,8 @@ class CloseTable:
     """Closes as arrays with a code -> column map: built once when many days are checked (the history)."""
 
     def __init__(self, closes: pd.DataFrame) -> None:
-        self.index = closes.index if isinstance(closes.index, pd.DatetimeIndex) else pd.DatetimeIndex(closes.index)
+        index = closes.index if isinstance(closes.index, pd.DatetimeIndex) else pd.DatetimeIndex(closes.index)
+        self.dates = [ts.date() for ts in index]
         self.values = closes.to_numpy(dtype=float)
         self.column = {str(c): i for i, c in enumerate(closes.columns)}
         self.empty = closes.empty
@@ -56,9 +58,9 @@ def check_reversal(
     table = closes if isinstance(closes, CloseTable) else CloseTable(closes)
     end = snaps[-1]
     # positions and plain arrays, not label lookups: the regime history runs this for every day
-    index = table.index
-    stop = int(index.searchsorted(pd.Timestamp(end.as_of), side="right"))
-    if stop <= params.n_days or index[stop - 1].date() != end.as_of:
+    dates = table.dates
+    stop = bisect.bisect_right(dates, end.as_of)
+    if stop <= params.n_days or dates[stop - 1] != end.as_of:
         return ScenarioResult(
             Scenario.REVERSAL,
             State.UNKNOWN,
@@ -67,7 +69,7 @@ def check_reversal(
             end.as_of,
             inputs=tuple(inputs),
         )
-    start_day = index[stop - 1 - params.n_days].date()
+    start_day = dates[stop - 1 - params.n_days]
     start = next((s for s in snaps if s.as_of == start_day), None)
     if start is None:
         return ScenarioResult(

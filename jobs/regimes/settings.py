@@ -102,3 +102,8 @@ class RegimeSettings(_Strict):
     boards: tuple[BoardSettings, ...] = ()
     staleness: StalenessSettings = StalenessSettings()
     inputs: InputFiles = InputFiles()
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _empty_inputs(cls, v: object) -> object:
+        return {} if v is None else v  # "inputs:" with every file commented out

@@ -31,9 +31,8 @@ from jobs.regimes.inputs import SOURCE
 from jobs.regimes.macro import PolicyEvent, active_events, check_macro, ppi_release_day, release_day
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.reversal import CloseTable, check_reversal
-from jobs.regimes.types import Freshness, Scenario, ScenarioResult, State
+from jobs.regimes.types import Freshness, Ranked, Scenario, ScenarioResult, State
 from jobs.settings import Settings
-from jobs.spread import Snapshot
 from jobs.store import Store
 
 
@@ -190,7 +189,7 @@ class RegimeContext:
             self._heat[key] = hit
         return hit
 
-    def heat(self, snap: Snapshot | None, as_of: date) -> ScenarioResult:
+    def heat(self, snap: Ranked | None, as_of: date) -> ScenarioResult:
         if snap is None:
             return ScenarioResult(Scenario.HEAT, State.UNKNOWN, "no spread snapshot yet", "no_data", None)
         st = self.settings.regimes.staleness
@@ -207,7 +206,7 @@ class RegimeContext:
             analysis_error=self.errors.get("analysis"),
         )
 
-    def reversal(self, window: Sequence[Snapshot], as_of: date) -> ScenarioResult:
+    def reversal(self, window: Sequence[Ranked], as_of: date) -> ScenarioResult:
         r = self.settings.regimes
         # the whole frame: the check reads only the rows up to the window's last snapshot
         return check_reversal(
@@ -227,7 +226,7 @@ class RegimeContext:
         return check_breadth(r.boards, self.board_points, as_of, r.staleness.board_days, self.board_errors)
 
     def evaluate(
-        self, as_of: date, snap: Snapshot | None, window: Sequence[Snapshot]
+        self, as_of: date, snap: Ranked | None, window: Sequence[Ranked]
     ) -> tuple[tuple[ScenarioResult, ...], ScenarioResult]:
         """Every scenario and the composite on ``as_of``: ``snap`` is the last snapshot on or before it,
         ``window`` the snapshots from ``reversal_window_start`` to it."""

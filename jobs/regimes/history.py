@@ -24,9 +24,9 @@ import pandas as pd
 
 from jobs.regimes.context import RegimeContext, reversal_window_start
 from jobs.regimes.file_inputs import FileInputs
-from jobs.regimes.types import SCENARIOS, Scenario, ScenarioResult, State
+from jobs.regimes.repo import RegimeRepo
+from jobs.regimes.types import SCENARIOS, Ranked, Scenario, ScenarioResult, State
 from jobs.settings import Settings
-from jobs.spread import Snapshot
 from jobs.store import Store
 
 ALL = (*SCENARIOS, Scenario.COMPOSITE)
@@ -197,11 +197,11 @@ def build_history(
     n_days = settings.regimes.reversal.n_days
     first_day = start or date.min
     load_from = reversal_window_start(first_day, n_days) if start else date.min
-    snaps = store.snapshots_between(source, load_from, end or date.max)
+    snaps = RegimeRepo(store).rankings(source, load_from, end or date.max)
     return replay(ctx, snaps, first_day)
 
 
-def replay(ctx: RegimeContext, snaps: Sequence[Snapshot], start: date) -> RegimeHistory:
+def replay(ctx: RegimeContext, snaps: Sequence[Ranked], start: date) -> RegimeHistory:
     n_days = ctx.settings.regimes.reversal.n_days
     dates = [s.as_of for s in snaps]
     days: list[HistoryDay] = []

@@ -22,8 +22,7 @@ import pandas as pd
 
 from jobs.regimes.macro import monthly_points, rises_in_a_row
 from jobs.regimes.settings import ReversalSettings
-from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, unknown
-from jobs.spread import Snapshot
+from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, unknown
 
 
 class CloseTable:
@@ -39,7 +38,7 @@ class CloseTable:
 
 def check_reversal(
     closes: pd.DataFrame | CloseTable,
-    snapshots: Sequence[Snapshot],
+    snapshots: Sequence[Ranked],
     params: ReversalSettings,
     threshold: float,
     as_of: date,
@@ -137,6 +136,6 @@ def check_reversal(
 
 
 def _result(
-    state: State, code: str, why: str, end: Snapshot, evidence: list[Evidence], inputs: list[Freshness]
+    state: State, code: str, why: str, end: Ranked, evidence: list[Evidence], inputs: list[Freshness]
 ) -> ScenarioResult:
     return ScenarioResult(Scenario.REVERSAL, state, why, code, end.as_of, tuple(evidence), inputs=tuple(inputs))

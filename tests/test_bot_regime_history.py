@@ -27,3 +27,21 @@ def test_regime_history_sends_the_chart(bot: BotHarness) -> None:
     assert "/regime history" in text.params["text"]
     (zh,) = bot.ask("/regime history", chat_id=702, language_code="zh", timeout=60)
     assert zh.method == "sendPhoto" and "情景历史" in zh.params["caption"]
+
+
+def test_backtest_names_the_scenarios_of_each_episode(bot: BotHarness) -> None:
+    from jobs.backtest import load_backtest
+    from jobs.regimes.episodes import with_regimes
+    from jobs.rules import params_from_settings
+
+    assert bot.services is not None
+    (call,) = bot.ask("/backtest", chat_id=703, language_code="en", timeout=60)
+    text = call.params["text"]
+    settings = bot.services.settings
+    store = Store(bot.db)
+    result = load_backtest(store, SOURCE, params_from_settings(settings.alerts), settings.metric.history_start)
+    result = with_regimes(result, build_history(store, settings, SOURCE))
+    assert result.regimes is not None
+    on = result.regimes.composite_on
+    assert f"Composite on at firing: spread lower 3 months later in <b>{on.hits} of {on.evaluated}</b>" in text
+    assert text.count("scenarios on before it resolved:") == min(5, len(result.episodes))

@@ -9,6 +9,7 @@ import shutil
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from bot_harness import filled_db  # noqa: F401
@@ -199,3 +200,37 @@ def test_input_settings_must_be_csv_paths() -> None:
     with pytest.raises(ConfigError) as err:
         parse_settings({"regimes": {"inputs": {"pmi": "akshare"}}})
     assert str(err.value).startswith("config error: regimes.inputs.pmi: expected 'csv:PATH'")
+
+
+def test_heat_reads_pe_from_a_file_and_says_so(tmp_path: Path) -> None:
+    from jobs.regimes.heat import check_heat
+    from jobs.regimes.settings import HeatSettings
+    from jobs.regimes.types import State
+
+    top = ["801750", "801760"]
+    days = pd.bdate_range("2024-01-01", periods=60)
+    rows = [f"{d.date()},{c},n{c},{(20.0 + i * 0.1) if i < 59 else 90.0}" for i, d in enumerate(days) for c in top]
+    path = tmp_path / "pe.csv"
+    path.write_text("date,code,name,pe\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    pe = parse_panel("regimes.inputs.pe", path, "pe")
+    params = HeatSettings(smooth_days=1, min_history_days=50)
+    r = check_heat(top, params, days[-1].date(), pe_wide=pe.wide, sources={"pe": pe.label})
+    assert r.state == State.ON and r.code == "pe_high"
+    ev = {e.key: e.value for e in r.evidence}
+    assert ev["pe"] == pytest.approx(90.0) and ev["pe_source"] == "pe.csv"
+    assert "pe from pe.csv" in r.reason
+    # no turnover at all: the share input is missing, the PE alone decides, and the inputs say which is which
+    assert [f.name for f in r.inputs] == ["amount", "pe (pe.csv)"]
+    # the day before the spike the PE file's last row is not yet known: no look-ahead through the cut
+    before = check_heat(top, params, days[-2].date(), pe_wide=pe.wide, sources={"pe": pe.label})
+    assert {e.key: e.value for e in before.evidence}["pe"] == pytest.approx(25.8)
+
+
+def test_a_broken_file_leaves_its_input_missing_in_the_live_evaluation(store_copy: Path, tmp_path: Path) -> None:
+    gone = tmp_path / "gone.csv"
+    settings, _ = load_settings(config(tmp_path, store_copy, pmi=f"csv:{gone}", amount=f"csv:{AMOUNT}"))
+    report = evaluate_regimes(Store(store_copy), settings, settings.data.source, date(2025, 2, 14))
+    macro, heat = report.scenarios[0], report.scenarios[1]
+    assert macro.state.value == "unknown" and macro.code == "no_data"
+    assert macro.inputs[0].error == f"regimes.inputs.pmi: CSV file not found: {gone}"
+    assert heat.state.value == "on"  # the turnover file still works

@@ -106,8 +106,8 @@ def test_each_scenario_changes_on_the_day_its_input_says() -> None:
     last = DAYS[-1]
     # 2024-03's PMI of 49.5 (after 50.6) is known from 2024-04-15: macro on that day, not the Friday before
     assert runs(h, "macro") == [(State.OFF, DAYS[0], date(2024, 4, 12)), (State.ON, date(2024, 4, 15), last)]
-    assert h.on("macro", date(2024, 4, 15)).result("macro").code == "pmi_below_line"  # type: ignore[union-attr]
-    assert h.on("macro", date(2024, 6, 14)).result("macro").code == "pmi_below_line"  # type: ignore[union-attr]
+    assert h.at(date(2024, 4, 15)).result("macro").code == "pmi_below_line"  # type: ignore[union-attr]
+    assert h.at(date(2024, 6, 14)).result("macro").code == "pmi_below_line"  # type: ignore[union-attr]
     # heat: 50 days of history before a percentile; then the one-day spike to 60% is on, the rest off
     assert runs(h, "heat") == [
         (State.UNKNOWN, DAYS[0], DAYS[48]),
@@ -115,7 +115,7 @@ def test_each_scenario_changes_on_the_day_its_input_says() -> None:
         (State.ON, DAYS[SPIKE], DAYS[SPIKE]),
         (State.OFF, DAYS[SPIKE + 1], last),
     ]
-    spike = h.on("heat", DAYS[SPIKE]).result("heat")  # type: ignore[union-attr]
+    spike = h.at(DAYS[SPIKE]).result("heat")  # type: ignore[union-attr]
     assert {e.key: e.value for e in spike.evidence}["share_source"] == "amount.csv"
     # reversal: two trading days after the leaders' 10% drop they still trail by 10 points; then not
     assert runs(h, "reversal") == [

@@ -89,7 +89,7 @@ class BacktestRegimes:
 def _states(history: RegimeHistory, day: date | None) -> dict[str, State] | None:
     if day is None:
         return None
-    d = history.on("composite", day)
+    d = history.at(day)
     if d is None:
         return {s.value: State.UNKNOWN for s in ALL}
     return {s.value: d.state(s) for s in ALL}

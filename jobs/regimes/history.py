@@ -72,7 +72,7 @@ class RegimeHistory:
     def dates(self) -> list[date]:
         return [d.day for d in self.days]
 
-    def on(self, scenario: Scenario | str, day: date) -> HistoryDay | None:
+    def at(self, day: date) -> HistoryDay | None:
         """The history's day ``day`` (None when it is not a day of the history)."""
         i = bisect.bisect_left(self.dates(), day)
         return self.days[i] if i < len(self.days) and self.days[i].day == day else None

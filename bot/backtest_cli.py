@@ -82,7 +82,7 @@ def format_table(result: Any) -> str:
             f"{e.peak_spread:>6.1f}  "
             + " ".join(f"{_f(f.spread_change if f else None):>6}" for f in fw)
             + "  "
-            + " ".join(f"{_f(f.relative_return if f else None):>6}" for f in fw)
+            + " ".join(f"{_f(f.relative_return if f else None) + ('*' if f and f.carried else ''):>6}" for f in fw)
         )
     s = result.summary
     rate = "-" if s.hit_rate is None else f"{s.hit_rate:.0f}%"
@@ -96,8 +96,11 @@ def format_table(result: Any) -> str:
         + ", ".join(f"{m}m {_f(s.median_relative_return.get(m))}" for m in hz),
         "",
         "dS = spread change since firing; T-B = equal-weight top five minus bottom five at firing, return in % points.",
+        "* = a basket member was no longer published by then: counted at its last close (carried forward).",
     ]
-    return "\n".join(lines)
+    from bot.backtest_regimes_cli import regime_lines
+
+    return "\n".join(lines + regime_lines(result))
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -116,6 +119,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
+    from bot.backtest_regimes_cli import attach_regimes
+    from bot.regime_history_cli import load_files
+
+    files = load_files(settings)
+    if files is None:
+        return ExitCode.CONFIG
+    result = attach_regimes(engine, settings, result, args.start, args.end, files)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cli_common import ExitCode
-from jobs.config_check import calendar_summary, check_data, check_store
+from jobs.config_check import calendar_summary, check_data, check_store, regime_file_lines
 from jobs.settings import load_settings
 
 
@@ -29,6 +29,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"store: {settings.storage.path}")
     print(f"bot token in ${settings.telegram.token_env}: {token}")
     print(calendar_summary(settings))
+    for line in regime_file_lines(settings):
+        print(line)
     for problem in problems:
         print(problem.message, file=sys.stderr)
     if any(p.kind == "config" for p in problems):

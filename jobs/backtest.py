@@ -11,7 +11,9 @@ daily spread and percentile. For each episode:
   start + N months (None when that date is past the data), the change of the spread since the start,
   and the return of an equal-weight, buy-and-hold basket of the top five at firing minus that of the
   bottom five (both taken from the firing day's ranking), from closes of the same source. An index
-  that stops being published (Shenwan reclassifications) counts at its last close.
+  that stops being published (Shenwan reclassifications: 采掘 801020's last close is 2021-12-10) stays in
+  its basket at its last close, carried forward: its return is frozen from then on, nothing is sold or
+  replaced. Such a figure is flagged: ``Forward.carried`` names the members whose close was carried.
 
 Summary: number of episodes, hit rate of "spread lower 3 months later" among the episodes that have a
 3-month figure, median forward values.
@@ -25,7 +27,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +35,9 @@ import pandas as pd
 from jobs.rules import Kind, Observation, RuleParams, replay
 from jobs.spread import Snapshot
 from jobs.store import Store
+
+if TYPE_CHECKING:
+    from jobs.regimes.episodes import BacktestRegimes, EpisodeScenarios
 
 HORIZONS: tuple[int, ...] = (1, 3, 6)
 HIT_HORIZON = 3
@@ -81,6 +86,8 @@ class Forward:
     top_return: float | None  # percent
     bottom_return: float | None  # percent
     relative_return: float | None  # top minus bottom, percent points
+    # basket members no longer published by ``day``: their return stops at their last close
+    carried: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,12 @@ class BacktestResult:
     horizons: tuple[int, ...]
     episodes: tuple[Episode, ...]
     summary: Summary
+    regimes: BacktestRegimes | None = None  # the scenarios per episode (``jobs.regimes.episodes``)
+
+    def scenarios(self, episode: Episode) -> EpisodeScenarios | None:
+        if self.regimes is None:
+            return None
+        return self.regimes.episodes[self.episodes.index(episode)]
 
     def recent(self, n: int) -> tuple[Episode, ...]:
         return self.episodes[-n:] if n > 0 else ()
@@ -164,7 +177,7 @@ class BacktestResult:
             return None if x is None else round(x, digits)
 
         s = self.summary
-        return {
+        out: dict[str, Any] = {
             "params": {
                 "enter": self.params.enter,
                 "high": self.params.high,
@@ -206,6 +219,7 @@ class BacktestResult:
                             "top_return": r(f.top_return),
                             "bottom_return": r(f.bottom_return),
                             "relative_return": r(f.relative_return),
+                            "carried_forward": list(f.carried),
                         }
                         for f in e.forwards
                     },
@@ -213,6 +227,11 @@ class BacktestResult:
                 for e in self.episodes
             ],
         }
+        if self.regimes is not None:
+            out["regimes"] = self.regimes.to_json()
+            for e, sc in zip(out["episodes"], self.regimes.episodes, strict=True):
+                e["scenarios"] = sc.to_json()
+        return out
 
 
 # -- pure steps --------------------------------------------------------------------------------------
@@ -294,6 +313,19 @@ def _basket_return(filled: pd.DataFrame, codes: Sequence[str], at: pd.Timestamp,
     return float(np.mean(rets) * 100.0) if rets else None
 
 
+def _carried(
+    closes: pd.DataFrame, filled: pd.DataFrame, codes: Sequence[str], at: pd.Timestamp, later: pd.Timestamp
+) -> tuple[str, ...]:
+    """Members counted at a close older than ``later``: published at firing, no close on ``later``."""
+    out = []
+    for code in codes:
+        if code not in filled.columns or pd.isna(filled.at[at, code]):
+            continue
+        if later not in closes.index or pd.isna(closes.at[later, code]):
+            out.append(code)
+    return tuple(out)
+
+
 def forward_figures(
     span: EpisodeSpan,
     series: pd.DataFrame,
@@ -319,13 +351,15 @@ def forward_figures(
         day = index[pos]
         s = float(spread.iloc[pos])
         top = bottom = rel = None
+        carried: tuple[str, ...] = ()
         cpos = int(filled.index.searchsorted(day, side="right")) - 1
         if close_at >= 0 and cpos >= 0 and filled.index[close_at] == at:
             later = filled.index[cpos]
             top = _basket_return(filled, basket.top, at, later)
             bottom = _basket_return(filled, basket.bottom, at, later)
             rel = None if top is None or bottom is None else top - bottom
-        out.append(Forward(months, target.date(), day.date(), s, s - span.spread_at_fire, top, bottom, rel))
+            carried = _carried(closes, filled, (*basket.top, *basket.bottom), at, later)
+        out.append(Forward(months, target.date(), day.date(), s, s - span.spread_at_fire, top, bottom, rel, carried))
     return tuple(out)
 
 

@@ -48,14 +48,14 @@ class CalendarRefreshResult:
     message: str
 
 
-def fetch_trading_days(settings: DataSettings) -> list[date]:
+def fetch_trading_days(settings: DataSettings, retries: int | None = None) -> list[date]:
     """Sina's trading-day list through akshare (needs py_mini_racer to decode the JS payload)."""
     ak = akshare()
     df = call_upstream(
         "tool_trade_date_hist_sina()",
         ak.tool_trade_date_hist_sina,
         timeout_s=settings.fetch_timeout_s,
-        retries=settings.fetch_retries,
+        retries=settings.fetch_retries if retries is None else retries,
         backoff_s=settings.backoff_s,
     )
     if not isinstance(df, pd.DataFrame) or df.empty or "trade_date" not in df.columns:
@@ -117,12 +117,17 @@ def store_calendar_days(store: Store, days: Sequence[date], today: date, referen
     return len(fresh)
 
 
-def refresh_calendar(store: Store, settings: DataSettings, today: date) -> CalendarRefreshResult:
-    """Fetch, check and store the live trading calendar; a failure leaves the stored days as they were."""
+def refresh_calendar(
+    store: Store, settings: DataSettings, today: date, retries: int | None = None
+) -> CalendarRefreshResult:
+    """Fetch, check and store the live trading calendar; a failure leaves the stored days as they were.
+
+    ``retries`` overrides ``data.fetch_retries`` (the scheduled check asks once: it asks again anyway).
+    """
     started = now_iso()
     base = base_trading_days(settings.calendar_file)
     try:
-        days = fetch_trading_days(settings)
+        days = fetch_trading_days(settings, retries)
         new = store_calendar_days(store, days, today, base)
     except (FetchError, CalendarRejected) as exc:
         message = str(exc)
@@ -158,7 +163,9 @@ def refresh_calendar_if_due(store: Store, settings: DataSettings, today: date) -
     if attempted is not None and (today - date.fromisoformat(attempted)).days < RETRY_EVERY_DAYS:
         return None
     store.set_meta(ATTEMPT_KEY, today.isoformat())
-    return refresh_calendar(store, settings, today)
+    # one try, no backoff: a run without network (cron on an offline box) should not wait for it, and the
+    # check comes again within RETRY_EVERY_DAYS
+    return refresh_calendar(store, settings, today, retries=0)
 
 
 def maintain_calendar(services: NoticeServices, today: date) -> CalendarRefreshResult | None:

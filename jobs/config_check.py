@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from jobs.calendar import CalendarFileError, TradingCalendar, base_trading_days
+from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
 from jobs.settings import Settings
 from jobs.store import store_error
 
@@ -106,6 +107,10 @@ def check_data(settings: Settings, today: date) -> list[Problem]:
             problems.append(Problem("config", f"config error: data.source: {csv} is not a file"))
         else:
             problems += _check_csv(settings, csv, today)
+    try:
+        load_file_inputs(settings.regimes.inputs)
+    except InputFileError as exc:
+        problems.append(Problem("config", f"config error: {exc}"))
     calendar_file = settings.data.calendar_file
     if calendar_file is not None:
         try:
@@ -113,6 +118,14 @@ def check_data(settings: Settings, today: date) -> list[Problem]:
         except CalendarFileError as exc:
             problems.append(Problem("config", f"config error: data.calendar_file: {exc}"))
     return problems
+
+
+def regime_file_lines(settings: Settings) -> list[str]:
+    """What each configured regime input file holds (its span and holes), for check-config."""
+    try:
+        return describe(load_file_inputs(settings.regimes.inputs))
+    except InputFileError:
+        return []  # check_data reported it
 
 
 def calendar_summary(settings: Settings) -> str:

@@ -71,7 +71,9 @@ def history_csv(snapshots: Iterable[Snapshot]) -> str:
 
 
 def episodes_csv(result: BacktestResult) -> str:
-    """One row per episode; ``end`` empty while open; forward columns suffixed ``_<N>m``."""
+    """One row per episode; ``end`` empty while open; forward columns suffixed ``_<N>m``
+    (``carried_forward``: basket members counted at a close older than that day); with the regime
+    history attached, each scenario's state at firing, peak and resolve and its first day on."""
     fixed = [
         "start",
         "end",
@@ -87,8 +89,11 @@ def episodes_csv(result: BacktestResult) -> str:
         "top5_en",
         "bottom5_en",
     ]
-    per = ["day", "spread_change", "relative_return", "top_return", "bottom_return"]
+    per = ["day", "spread_change", "relative_return", "top_return", "bottom_return", "carried_forward"]
     header = fixed + [f"{name}_{m}m" for m in result.horizons for name in per]
+    scenario_names = list(result.regimes.episodes[0].at_fire) if result.regimes and result.regimes.episodes else []
+    moments = ("at_fire", "at_peak", "at_resolve", "first_on")
+    header += [f"{name}_{moment}" for name in scenario_names for moment in moments]
     buf = io.StringIO()
     buf.write(BOM)
     writer = csv.writer(buf, lineterminator="\n")
@@ -120,6 +125,13 @@ def episodes_csv(result: BacktestResult) -> str:
                 _num(f.relative_return),
                 _num(f.top_return),
                 _num(f.bottom_return),
+                LIST_SEP.join(f.carried),
             ]
+        sc = result.scenarios(e)
+        if sc is not None:
+            for name in scenario_names:
+                resolve = sc.at_resolve[name].value if sc.at_resolve is not None else ""
+                first = sc.first_on[name]
+                row += [sc.at_fire[name].value, sc.at_peak[name].value, resolve, first.isoformat() if first else ""]
         writer.writerow(row)
     return buf.getvalue()

@@ -82,7 +82,18 @@ def transition(change: Change) -> dict[str, Any]:
     return {"t": t, "result": r, "report": report()}
 
 
+def history_ctx() -> dict[str, Any]:
+    from bot.regime_history_cli import history_context
+    from jobs.regimes.history import HistoryDay, RegimeHistory
+
+    r = report()
+    days = tuple(HistoryDay(DAY.replace(day=d), 54.0, 93.6, (*r.scenarios, r.composite)) for d in (12, 13, 14))
+    return history_context(RegimeHistory(days, (f"{EVIL}.csv has no rows 2014-02-21 .. 2021-12-12",)), f"CSV {EVIL}")
+
+
 REGIME_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
+    "regime_history": history_ctx,
+    "regime_history_caption": history_ctx,
     "regime": lambda: {"report": report()},
     "regime_fire": lambda: transition(Change.FIRE),
     "regime_resolve": lambda: transition(Change.RESOLVE),

@@ -19,6 +19,8 @@ from bot.handlers.market import Discontinued
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
 from jobs.daily import DailyResult
 from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
+from jobs.regimes.episodes import with_regimes
+from jobs.regimes.history import RegimeHistory
 from jobs.report import NoDataReason, SpreadReport
 from jobs.rules import RuleParams
 from jobs.spread import IndustryGain, Snapshot
@@ -92,12 +94,13 @@ def backtest_ctx() -> dict[str, Any]:
     )
     forwards = (
         Forward(1, date(2015, 6, 20), date(2015, 6, 19), 55.0, 3.0, 5.0, 1.0, 4.0),
-        Forward(3, date(2015, 8, 20), date(2015, 8, 20), 30.0, -22.0, -30.0, -5.0, -25.0),
+        Forward(3, date(2015, 8, 20), date(2015, 8, 20), 30.0, -22.0, -30.0, -5.0, -25.0, ("801020",)),
         Forward(6, date(2015, 11, 20), None, None, None, None, None, None),
     )
     episode = Episode(span, Basket(("801750",), ("801950",), (EVIL,), ("煤炭",)), forwards)
     summary = Summary(1, 0, 1, 1, 3, 28.0, {1: 3.0, 3: -22.0, 6: None}, {1: 4.0, 3: -25.0, 6: None})
     result = BacktestResult(RuleParams(), date(2010, 1, 4), DAY, DAY, (1, 3, 6), (episode,), summary)
+    result = with_regimes(result, RegimeHistory(()))  # no day of history: every scenario unknown
     return {"bt": result, "recent": result.recent(3), "status": status(), "stale": True}
 
 

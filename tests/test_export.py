@@ -15,6 +15,8 @@ from bot.charts import HEIGHT_PX, WIDTH_PX
 from bot.cli import main
 from jobs.backtest import load_backtest
 from jobs.export import HISTORY_COLUMNS, episodes_csv, history_csv
+from jobs.regimes.episodes import with_regimes
+from jobs.regimes.history import build_history
 from jobs.rules import params_from_settings
 from jobs.settings import parse_settings
 from jobs.store import Store
@@ -67,7 +69,11 @@ def test_backtest_command_json_csv_png(db: Path, tmp_path: Path, capsys: pytest.
     expected = load_backtest(
         Store(db), source(), params_from_settings(settings.alerts), date(2012, 1, 1), date(2025, 12, 31)
     )
+    # the command adds each episode's regime scenarios, from the history of the same days
+    history = build_history(Store(db), settings, source(), date(2012, 1, 1), date(2025, 12, 31))
+    expected = with_regimes(expected, history)
     assert data == json.loads(json.dumps(expected.to_json()))
+    assert data["episodes"][0]["scenarios"]["at_fire"]["composite"] in ("on", "off", "watch", "unknown")
     assert data["first_day"] >= "2012-01-01" and data["last_day"] <= "2025-12-31"
     assert data["summary"]["episodes"] == len(expected.episodes) > 0
 

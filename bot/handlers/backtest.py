@@ -50,6 +50,11 @@ class BacktestCache:
             if self._entry is not None and self._entry[0] == key:
                 return self._entry[1]
         result = load_backtest(services.store, source, params, services.settings.metric.history_start)
+        from bot.backtest_regimes_cli import attach_regimes
+
+        result = attach_regimes(
+            services.engine, services.settings, result, services.settings.metric.history_start, None
+        )
         with self._lock:
             self._entry = (key, result)
         return result

@@ -35,6 +35,11 @@ _JOB_LOCK = "regimes_lock"
 
 
 async def regime(update: Update, context: Context) -> None:
+    if [a.lower() for a in args_of(context)] == ["history"]:
+        from bot.handlers.regime_history import regime_history
+
+        await regime_history(update, context)
+        return
     services = services_of(context)
     lang = chat_lang(update, services)
     report = await asyncio.to_thread(_report_now, services)

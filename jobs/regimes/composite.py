@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, unknown
-from jobs.spread import Snapshot
+from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, unknown
 
 
 def check_composite(
-    spread: Snapshot | None,
+    spread: Ranked | None,
     threshold: float,
     scenarios: Sequence[ScenarioResult],
     as_of: date,

@@ -15,7 +15,7 @@ A month's PMI counts from the last day of that month (its release day), never ea
 from __future__ import annotations
 
 import calendar
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -38,14 +38,25 @@ def release_day(month: date) -> date:
     return month.replace(day=calendar.monthrange(month.year, month.month)[1])
 
 
-def monthly_points(series: pd.Series | None, as_of: date, released: bool = True) -> list[tuple[date, float]]:
-    """(first day of month, value) pairs, ascending, of the months published on or before ``as_of``."""
+def monthly_points(
+    series: pd.Series | None, as_of: date, released: bool = True, known_from: Mapping[date, date] | None = None
+) -> list[tuple[date, float]]:
+    """(first day of month, value) pairs, ascending, of the months published on or before ``as_of``.
+
+    ``known_from`` (month -> first usable day) replaces the release-day rule, e.g. for a file's months.
+    """
     if series is None or series.empty:
         return []
     out: dict[date, float] = {}
-    for idx, value in series.items():
-        month = pd.Timestamp(idx).date().replace(day=1)
-        if pd.isna(value) or (release_day(month) if released else month) > as_of:
+    index = series.index if isinstance(series.index, pd.DatetimeIndex) else pd.DatetimeIndex(series.index)
+    # plain year and month numbers: boxing every stamp into a Timestamp costs more than the rest
+    for y, m, value in zip(index.year, index.month, series.to_numpy(dtype=float), strict=True):
+        month = date(int(y), int(m), 1)
+        if known_from is not None:
+            usable = known_from.get(month, date.max)
+        else:
+            usable = release_day(month) if released else month
+        if pd.isna(value) or usable > as_of:
             continue
         out[month] = float(value)
     return sorted(out.items())
@@ -80,9 +91,21 @@ def check_macro(
     ppi_max_age_days: int = 50,
     pmi_error: str | None = None,
     ppi_error: str | None = None,
+    pmi_known_from: Mapping[date, date] | None = None,
+    pmi_label: str | None = None,
 ) -> ScenarioResult:
-    points = monthly_points(pmi, as_of)
-    fresh = Freshness("pmi", release_day(points[-1][0]) if points else None, pmi_max_age_days, pmi_error)
+    """``pmi_known_from``: when each month became usable (a file's months), instead of the release day;
+    ``pmi_label``: where the PMI comes from (a file name), shown as evidence."""
+    points = monthly_points(pmi, as_of, known_from=pmi_known_from)
+    last_known = None
+    if points:
+        last_known = pmi_known_from[points[-1][0]] if pmi_known_from is not None else release_day(points[-1][0])
+    fresh = Freshness(
+        f"pmi ({pmi_label})" if pmi_label else "pmi",
+        last_known,
+        pmi_max_age_days,
+        pmi_error,
+    )
     inputs = [fresh]
     ppi_points: list[tuple[date, float]] = []
     ppi_fresh: Freshness | None = None
@@ -100,6 +123,8 @@ def check_macro(
         evidence.append(Evidence("pmi", value, month, "index", monthly=True))
         if len(points) > 1:
             evidence.append(Evidence("pmi_prev", points[-2][1], points[-2][0], "index", monthly=True))
+        if pmi_label:
+            evidence.append(Evidence("pmi_source", pmi_label, month, "text", monthly=True))
 
     lit = active_events(events, as_of, params.event_days)
     if lit:

@@ -12,7 +12,8 @@ import pandas as pd
 from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.transitions import Known, Transition
-from jobs.regimes.types import ScenarioResult, State
+from jobs.regimes.types import Ranking, ScenarioResult, State
+from jobs.spread import IndustryGain
 from jobs.store import Store, now_iso
 
 
@@ -44,6 +45,28 @@ class RegimeRepo:
             self.store.connect().execute("SELECT MAX(month) FROM regime_series WHERE series = ?", (series,)).fetchone()
         )
         return date.fromisoformat(row[0]) if row and row[0] else None
+
+    # -- spread rankings -----------------------------------------------------------------------------
+    def rankings(self, source: str, start: date, end: date) -> list[Ranking]:
+        """The stored snapshots from ``start`` to ``end`` as far as the scenarios read them: parsing only
+        the top and bottom K of each day's gains keeps a history of thousands of days quick."""
+        cur = self.store.connect().cursor()
+        cur.row_factory = None
+        rows = cur.execute(
+            """SELECT date, spread, percentile, k, gains_json FROM snapshots
+               WHERE source = ? AND date >= ? AND date <= ? ORDER BY date""",
+            (source, start.isoformat(), end.isoformat()),
+        ).fetchall()
+        out = []
+        for day, spread, percentile, k, raw in rows:
+            gains = json.loads(raw)
+            k = int(k)
+            top = tuple(IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in gains[:k])
+            bottom = tuple(
+                IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in reversed(gains[-k:])
+            )
+            out.append(Ranking(date.fromisoformat(day), float(spread), float(percentile), top, bottom))
+        return out
 
     # -- Shenwan daily analysis ----------------------------------------------------------------
     def save_analysis(self, rows: pd.DataFrame) -> int:

@@ -13,20 +13,32 @@ favours the resource-heavy laggards); "watch": the same with relative < -``watch
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from jobs.regimes.macro import monthly_points, rises_in_a_row
 from jobs.regimes.settings import ReversalSettings
-from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, unknown
-from jobs.spread import Snapshot
+from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, unknown
+
+
+class CloseTable:
+    """Closes as arrays with a code -> column map: built once when many days are checked (the history)."""
+
+    def __init__(self, closes: pd.DataFrame) -> None:
+        index = closes.index if isinstance(closes.index, pd.DatetimeIndex) else pd.DatetimeIndex(closes.index)
+        self.dates = [ts.date() for ts in index]
+        self.values = closes.to_numpy(dtype=float)
+        self.column = {str(c): i for i, c in enumerate(closes.columns)}
+        self.empty = closes.empty
 
 
 def check_reversal(
-    closes: pd.DataFrame,
-    snapshots: Sequence[Snapshot],
+    closes: pd.DataFrame | CloseTable,
+    snapshots: Sequence[Ranked],
     params: ReversalSettings,
     threshold: float,
     as_of: date,
@@ -42,9 +54,12 @@ def check_reversal(
     inputs: list[Freshness] = [fresh]
     if fresh.stale(as_of) or closes is None or closes.empty:
         return unknown(Scenario.REVERSAL, fresh, *inputs)
+    table = closes if isinstance(closes, CloseTable) else CloseTable(closes)
     end = snaps[-1]
-    days = closes.index[closes.index <= pd.Timestamp(end.as_of)]
-    if len(days) <= params.n_days or days[-1].date() != end.as_of:
+    # positions and plain arrays, not label lookups: the regime history runs this for every day
+    dates = table.dates
+    stop = bisect.bisect_right(dates, end.as_of)
+    if stop <= params.n_days or dates[stop - 1] != end.as_of:
         return ScenarioResult(
             Scenario.REVERSAL,
             State.UNKNOWN,
@@ -53,9 +68,8 @@ def check_reversal(
             end.as_of,
             inputs=tuple(inputs),
         )
-    start_day = days[-1 - params.n_days].date()
-    by_day = {s.as_of: s for s in snaps}
-    start = by_day.get(start_day)
+    start_day = dates[stop - 1 - params.n_days]
+    start = next((s for s in snaps if s.as_of == start_day), None)
     if start is None:
         return ScenarioResult(
             Scenario.REVERSAL,
@@ -67,10 +81,14 @@ def check_reversal(
         )
     leaders = [g.code for g in start.top]
     laggards = [g.code for g in start.bottom]
-    first = closes.loc[pd.Timestamp(start_day)]
-    last = closes.loc[pd.Timestamp(end.as_of)]
-    rets = (last / first - 1.0) * 100.0
-    missing = [c for c in leaders + laggards if c not in rets.index or pd.isna(rets[c])]
+    first, last = table.values[stop - 1 - params.n_days], table.values[stop - 1]
+    column = table.column
+    rets: dict[str, float] = {}
+    for c in leaders + laggards:
+        i = column.get(c)
+        if i is not None and np.isfinite(first[i]) and np.isfinite(last[i]):
+            rets[c] = (last[i] / first[i] - 1.0) * 100.0
+    missing = [c for c in leaders + laggards if c not in rets]
     if missing:
         return ScenarioResult(
             Scenario.REVERSAL,
@@ -80,8 +98,8 @@ def check_reversal(
             end.as_of,
             inputs=tuple(inputs),
         )
-    top_ret = float(rets[leaders].mean())
-    bottom_ret = float(rets[laggards].mean())
+    top_ret = sum(rets[c] for c in leaders) / len(leaders)
+    bottom_ret = sum(rets[c] for c in laggards) / len(laggards)
     relative = top_ret - bottom_ret
     above = end.percentile >= threshold
     evidence = [
@@ -118,6 +136,6 @@ def check_reversal(
 
 
 def _result(
-    state: State, code: str, why: str, end: Snapshot, evidence: list[Evidence], inputs: list[Freshness]
+    state: State, code: str, why: str, end: Ranked, evidence: list[Evidence], inputs: list[Freshness]
 ) -> ScenarioResult:
     return ScenarioResult(Scenario.REVERSAL, state, why, code, end.as_of, tuple(evidence), inputs=tuple(inputs))

@@ -11,18 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
-import pandas as pd
-
-from jobs.regimes.breadth import check_breadth
-from jobs.regimes.composite import check_composite
-from jobs.regimes.heat import check_heat
-from jobs.regimes.inputs import SOURCE
-from jobs.regimes.macro import PolicyEvent, check_macro
+from jobs.regimes.context import RegimeContext, reversal_window_start
+from jobs.regimes.file_inputs import FileInputs
+from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.repo import RegimeRepo
-from jobs.regimes.reversal import check_reversal
 from jobs.regimes.transitions import Transition, detect
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State
 from jobs.settings import Settings
@@ -92,88 +87,17 @@ def _result_from_json(s: dict[str, Any]) -> ScenarioResult:
     )
 
 
-def _last_error(store: Store, kind: str) -> str | None:
-    """The message of the latest fetch of ``kind`` if it failed (a later success clears it)."""
-    rec = store.last_fetch(SOURCE, kind)
-    return rec.message if rec is not None and not rec.ok else None
-
-
-def _prices_since(store: Store, source: str, start: date) -> pd.DataFrame:
-    return store.load_prices(source).loc[pd.Timestamp(start) :]
-
-
-def _amounts(store: Store, source: str) -> pd.DataFrame:
-    """Dates x codes turnover, from the rows that carry one (a close-only CSV has none)."""
-    return store.load_prices(source, "amount").dropna(how="all").dropna(axis=1, how="all")
-
-
-def evaluate_regimes(store: Store, settings: Settings, source: str, as_of: date) -> RegimeReport:
-    """Every scenario and the composite as of ``as_of``, from stored data only."""
-    r = settings.regimes
-    st = r.staleness
-    repo = RegimeRepo(store)
-    events = repo.events()
-    ppi = repo.load_series("ppi_yoy")
-    spread_error = None
-    rec = store.last_fetch(source)
-    if rec is not None and not rec.ok:
-        spread_error = rec.message
-
-    macro = check_macro(
-        repo.load_series("pmi"),
-        r.macro,
-        as_of,
-        events=events,
-        ppi_yoy=ppi,
-        pmi_max_age_days=st.pmi_days,
-        ppi_max_age_days=st.ppi_days,
-        pmi_error=_last_error(store, "pmi"),
-        ppi_error=_last_error(store, "ppi_yoy"),
+def evaluate_regimes(
+    store: Store, settings: Settings, source: str, as_of: date, files: FileInputs | None = None
+) -> RegimeReport:
+    """Every scenario and the composite as of ``as_of``, from stored data and the configured input files."""
+    ctx = RegimeContext.load(store, settings, source, files)
+    start = reversal_window_start(as_of, settings.regimes.reversal.n_days)
+    scenarios, composite = ctx.evaluate(
+        as_of, store.snapshot(source, as_of), store.snapshots_between(source, start, as_of)
     )
-
-    snap = store.snapshot(source, as_of)
-    if snap is not None:
-        amounts = _amounts(store, source)
-        heat = check_heat(
-            [g.code for g in snap.top],
-            r.heat,
-            as_of,
-            amounts=amounts,
-            analysis=repo.load_analysis(),
-            names={g.code: g.name for g in snap.top},
-            amount_max_age_days=st.amount_days,
-            analysis_max_age_days=st.analysis_days,
-            amount_error=spread_error,
-            analysis_error=_last_error(store, "sw_analysis"),
-        )
-    else:
-        heat = ScenarioResult(Scenario.HEAT, State.UNKNOWN, "no spread snapshot yet", "no_data", None)
-
-    # the reversal window needs n_days trading days back: ~1.5 calendar days each, plus holidays
-    start = as_of - timedelta(days=int(r.reversal.n_days * 1.6) + 30)
-    reversal = check_reversal(
-        _prices_since(store, source, start),
-        store.snapshots_between(source, start, as_of),
-        r.reversal,
-        settings.alerts.enter_percentile,
-        as_of,
-        spread_max_age_days=st.spread_days,
-        ppi_yoy=ppi,
-        ppi_max_age_days=st.ppi_days,
-        spread_error=spread_error,
-    )
-    names = [b.name for b in r.boards]
-    breadth = check_breadth(
-        r.boards,
-        repo.board_points(names),
-        as_of,
-        st.board_days,
-        {n: e for n in names if (e := _last_error(store, f"board:{n}") or _last_error(store, "market_cap"))},
-    )
-    scenarios = (macro, heat, reversal, breadth)
-    composite = check_composite(snap, settings.alerts.enter_percentile, scenarios, as_of, st.spread_days, spread_error)
-    known = repo.known_states()
-    return RegimeReport(as_of, scenarios, composite, tuple(events), {k: v.since for k, v in known.items()})
+    known = RegimeRepo(store).known_states()
+    return RegimeReport(as_of, scenarios, composite, tuple(ctx.events), {k: v.since for k, v in known.items()})
 
 
 BeforeCommit = Callable[[RegimeReport, Sequence[Transition]], None]

@@ -7,9 +7,10 @@ scenarios that read it show ``unknown`` instead of a state computed from old num
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -72,6 +73,25 @@ class StalenessSettings(_Strict):
     spread_days: int = Field(7, ge=1, le=60)
 
 
+class InputFiles(_Strict):
+    """Regime inputs read from files (``csv:PATH``) instead of the live feeds; None = not from a file."""
+
+    pmi: str | None = None  # month,pmi[,release_date]
+    amount: str | None = None  # date,code,name,amount: daily turnover per industry
+    pe: str | None = None  # date,code,name,pe
+
+    @field_validator("pmi", "amount", "pe")
+    @classmethod
+    def _csv_form(cls, v: str | None) -> str | None:
+        if v is None or (v.startswith("csv:") and len(v) > 4):
+            return v
+        raise ValueError("expected 'csv:PATH'")
+
+    def path(self, kind: str) -> Path | None:
+        spec = getattr(self, kind)
+        return None if spec is None else Path(spec[len("csv:") :])
+
+
 class RegimeSettings(_Strict):
     # "auto": fetch the regime inputs only when data.source is akshare (sample and CSV stay offline)
     fetch: Literal["auto", "always", "never"] = "auto"
@@ -81,3 +101,9 @@ class RegimeSettings(_Strict):
     reversal: ReversalSettings = ReversalSettings()
     boards: tuple[BoardSettings, ...] = ()
     staleness: StalenessSettings = StalenessSettings()
+    inputs: InputFiles = InputFiles()
+
+    @field_validator("inputs", mode="before")
+    @classmethod
+    def _empty_inputs(cls, v: object) -> object:
+        return {} if v is None else v  # "inputs:" with every file commented out

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
+
+from jobs.spread import IndustryGain
 
 
 class State(enum.StrEnum):
@@ -122,7 +127,38 @@ def unknown(scenario: Scenario, fresh: Freshness, *inputs: Freshness) -> Scenari
     )
 
 
-def percentile_of_last(values: list[float]) -> float:
+def percentile_of_last(values: Sequence[float] | np.ndarray) -> float:
     """Share of values (the last included) that are <= the last one, 0-100 (the spread's definition)."""
-    last = values[-1]
-    return 100.0 * sum(1 for v in values if v <= last) / len(values)
+    arr = np.asarray(values, dtype=float)
+    return 100.0 * int(np.count_nonzero(arr <= arr[-1])) / len(arr)
+
+
+class Ranked(Protocol):
+    """What the scenarios read of a day's spread snapshot: ``jobs.spread.Snapshot`` has it all, and the
+    regime history loads only this much of thousands of days (``RegimeRepo.rankings``)."""
+
+    @property
+    def as_of(self) -> date: ...
+
+    @property
+    def spread(self) -> float: ...
+
+    @property
+    def percentile(self) -> float: ...
+
+    @property
+    def top(self) -> tuple[IndustryGain, ...]: ...
+
+    @property
+    def bottom(self) -> tuple[IndustryGain, ...]: ...
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A stored snapshot's day, spread, percentile and its top and bottom K (lowest gain first)."""
+
+    as_of: date
+    spread: float
+    percentile: float
+    top: tuple[IndustryGain, ...]
+    bottom: tuple[IndustryGain, ...]

@@ -1,0 +1,217 @@
+"""The regime history: every stored trading day's scenarios and composite, as they read on that day.
+
+Each day is evaluated by ``RegimeContext.evaluate``, the code behind the live ``/regime`` answer, with
+what was known that day and nothing later: the day's stored snapshot (its percentile ranks the
+history up to the day), closes up to the day, turnover and PE rows up to the day, PMI months from the
+day they became known (``known_from`` for a file, the release day for akshare's), policy events active
+on the day. So the last day of a history equals ``spreadwatch regime --as-of`` that day.
+
+Inputs recorded only from when they were first fetched (akshare's Shenwan analysis, concept boards)
+make a scenario *unknown* before then: the history says so instead of guessing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+
+from jobs.regimes.context import RegimeContext, reversal_window_start
+from jobs.regimes.file_inputs import FileInputs
+from jobs.regimes.repo import RegimeRepo
+from jobs.regimes.types import SCENARIOS, Ranked, Scenario, ScenarioResult, State
+from jobs.settings import Settings
+from jobs.store import Store
+
+ALL = (*SCENARIOS, Scenario.COMPOSITE)
+
+
+@dataclass(frozen=True)
+class HistoryDay:
+    day: date
+    spread: float
+    percentile: float
+    results: tuple[ScenarioResult, ...]  # the four scenarios, then the composite
+
+    def result(self, scenario: Scenario | str) -> ScenarioResult:
+        return next(r for r in self.results if r.scenario.value == str(scenario))
+
+    def state(self, scenario: Scenario | str) -> State:
+        return self.result(scenario).state
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stretch of consecutive days in one state (``end`` = its last day)."""
+
+    scenario: str
+    state: State
+    start: date
+    end: date
+
+
+@dataclass(frozen=True)
+class RegimeHistory:
+    days: tuple[HistoryDay, ...]
+    notes: tuple[str, ...] = ()  # what the inputs lack (holes in a file, series that start late)
+
+    @property
+    def first(self) -> date | None:
+        return self.days[0].day if self.days else None
+
+    @property
+    def last(self) -> date | None:
+        return self.days[-1].day if self.days else None
+
+    def dates(self) -> list[date]:
+        return [d.day for d in self.days]
+
+    def at(self, day: date) -> HistoryDay | None:
+        """The history's day ``day`` (None when it is not a day of the history)."""
+        i = bisect.bisect_left(self.dates(), day)
+        return self.days[i] if i < len(self.days) and self.days[i].day == day else None
+
+    def runs(self, scenario: Scenario | str) -> list[Run]:
+        out: list[Run] = []
+        for d in self.days:
+            s = d.state(scenario)
+            if out and out[-1].state == s:
+                out[-1] = Run(out[-1].scenario, s, out[-1].start, d.day)
+            else:
+                out.append(Run(str(scenario), s, d.day, d.day))
+        return out
+
+    def days_in(self, state: State, scenario: Scenario | str) -> int:
+        return sum(1 for d in self.days if d.state(scenario) == state)
+
+    def stats(self) -> list[dict[str, Any]]:
+        """Days in each state and the number of on-periods, per scenario (the messages show these)."""
+        return [
+            {
+                "scenario": s.value,
+                **{st.value: self.days_in(st, s) for st in State},
+                "periods": sum(1 for r in self.runs(s) if r.state == State.ON),
+            }
+            for s in ALL
+        ]
+
+    def on_runs(self, scenario: Scenario | str) -> list[Run]:
+        return [r for r in self.runs(scenario) if r.state == State.ON]
+
+    def frame(self) -> pd.DataFrame:
+        """One row per day: spread, percentile and each scenario's state (the chart draws this)."""
+        data: dict[str, Any] = {
+            "spread": [d.spread for d in self.days],
+            "percentile": [d.percentile for d in self.days],
+        }
+        for s in ALL:
+            data[s.value] = [d.state(s).value for d in self.days]
+        return pd.DataFrame(data, index=pd.DatetimeIndex([pd.Timestamp(d.day) for d in self.days], name="date"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": self.first.isoformat() if self.first else None,
+            "to": self.last.isoformat() if self.last else None,
+            "notes": list(self.notes),
+            "summary": {s.value: {st.value: self.days_in(st, s) for st in State} for s in ALL},
+            "on_periods": {
+                s.value: [
+                    {"start": r.start.isoformat(), "end": r.end.isoformat()}
+                    for r in self.runs(s)
+                    if r.state == State.ON
+                ]
+                for s in ALL
+            },
+            "days": [
+                {
+                    "date": d.day.isoformat(),
+                    "spread": round(d.spread, 4),
+                    "percentile": round(d.percentile, 2),
+                    **{r.scenario.value: {"state": r.state.value, "code": r.code} for r in d.results},
+                }
+                for d in self.days
+            ],
+        }
+
+    def to_csv(self) -> str:
+        """One row per day; UTF-8 with a byte-order mark, as the other exports (Excel reads it right)."""
+        buf = io.StringIO()
+        buf.write("\ufeff")
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["date", "spread", "percentile", *(f"{s.value}{x}" for s in ALL for x in ("", "_code"))])
+        for d in self.days:
+            writer.writerow(
+                [
+                    d.day.isoformat(),
+                    repr(d.spread),
+                    repr(d.percentile),
+                    *(x for s in ALL for x in (d.state(s).value, d.result(s).code)),
+                ]
+            )
+        return buf.getvalue()
+
+
+def input_notes(ctx: RegimeContext, start: date, end: date) -> list[str]:
+    """What the history cannot know for part of the span, in plain words."""
+    notes: list[str] = []
+    files = ctx.files
+    if files is not None:
+        for f in (files.amount, files.pe):
+            if f is None:
+                continue
+            for a, b in f.gaps:
+                lo, hi = a + timedelta(days=1), b - timedelta(days=1)
+                if hi >= start and lo <= end:
+                    notes.append(
+                        f"{f.label} has no rows {lo} .. {hi}: heat is unknown there unless another input covers it"
+                    )
+            if f.first > start:
+                notes.append(f"{f.label} starts on {f.first}")
+    if not ctx.pmi.empty:
+        first = pd.Timestamp(ctx.pmi.index[0]).date()
+        if first > start:
+            notes.append(f"the PMI starts in {first:%Y-%m}")
+    else:
+        notes.append("no PMI stored or configured (regimes.inputs.pmi): macro is unknown")
+    if (ctx.amounts is None or ctx.amounts.empty) and ctx.analysis is None and ctx.pe_wide is None:
+        notes.append("no turnover or PE (regimes.inputs.amount / .pe): heat is unknown")
+    return notes
+
+
+def build_history(
+    store: Store,
+    settings: Settings,
+    source: str,
+    start: date | None = None,
+    end: date | None = None,
+    files: FileInputs | None = None,
+) -> RegimeHistory:
+    """Every stored trading day from ``start`` to ``end`` (default: all), each as of itself."""
+    ctx = RegimeContext.load(store, settings, source, files)
+    n_days = settings.regimes.reversal.n_days
+    first_day = start or date.min
+    load_from = reversal_window_start(first_day, n_days) if start else date.min
+    snaps = RegimeRepo(store).rankings(source, load_from, end or date.max)
+    return replay(ctx, snaps, first_day)
+
+
+def replay(ctx: RegimeContext, snaps: Sequence[Ranked], start: date) -> RegimeHistory:
+    n_days = ctx.settings.regimes.reversal.n_days
+    dates = [s.as_of for s in snaps]
+    days: list[HistoryDay] = []
+    for i, snap in enumerate(snaps):
+        if snap.as_of < start:
+            continue
+        lo = bisect.bisect_left(dates, reversal_window_start(snap.as_of, n_days))
+        scenarios, composite = ctx.evaluate(snap.as_of, snap, snaps[lo : i + 1])
+        days.append(HistoryDay(snap.as_of, snap.spread, snap.percentile, (*scenarios, composite)))
+    notes: list[str] = []
+    if days:
+        notes = input_notes(ctx, days[0].day, days[-1].day)
+    return RegimeHistory(tuple(days), tuple(notes))

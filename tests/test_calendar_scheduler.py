@@ -20,7 +20,16 @@ import responses
 from akshare_payloads import install_sina_calendar
 from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
 
-from bot.scheduling import CALENDAR_NAME, JOB_NAME, LAST_RESULT, RETRY_NAME, calendar_job, daily_job
+from bot.scheduling import (
+    CALENDAR_NAME,
+    DRAIN_NAME,
+    JOB_NAME,
+    LAST_RESULT,
+    RETRY_NAME,
+    calendar_job,
+    daily_job,
+    drain_job,
+)
 from jobs.calendar import shipped_trading_days
 from jobs.outbox import Outbox
 
@@ -111,6 +120,7 @@ def test_a_failed_calendar_refresh_tells_the_admins_once(db: Path, calendar_file
                 attempts = len(rsps.calls)
                 _run(harness, calendar_job, CALENDAR_NAME)
                 wait_until(lambda n=attempts: len(rsps.calls) > n)
+        _run(harness, drain_job, DRAIN_NAME)  # deliver now, not at the drain job's first tick
         (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
         assert "交易日历更新失败" in notice.params["text"] and "2026-05-29" in notice.params["text"]
         harness.fake.wait_idle(quiet=0.3)

@@ -53,8 +53,8 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.metrics import NO_EVENTS, Events
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox, OutboxRow
-from jobs.store import ChatRepo
 
 log = logging.getLogger(__name__)
 

@@ -84,8 +84,8 @@ def cmd_regime(args: argparse.Namespace) -> int:
         return code if code != ExitCode.OK or not failed else ExitCode.STALE
     if args.record:
         from bot.services import Services
+        from jobs.chats import ChatRepo
         from jobs.regimes.job import run_regimes
-        from jobs.store import ChatRepo
 
         services = Services(settings=settings, store=engine.store, engine=engine, chats=ChatRepo(engine.store))
         report = run_regimes(services, as_of, fetch=False).report

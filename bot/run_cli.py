@@ -7,8 +7,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.cli_common import ExitCode, add_common_options, open_store, settings_from_args
+from jobs.chats import ChatRepo
 from jobs.settings import Settings
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 DEFAULT_API = "https://api.telegram.org"
 

@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jobs.chats import ChatRepo
 from jobs.pipeline import Engine, now_utc
 from jobs.settings import Settings
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 
 @dataclass

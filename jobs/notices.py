@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
 
+from jobs.chats import Chat, ChatRepo
 from jobs.messages import render, split_message
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
 from jobs.settings import Settings
-from jobs.store import Chat, ChatRepo, Store
+from jobs.store import Store
 
 log = logging.getLogger(__name__)
 

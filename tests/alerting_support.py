@@ -16,12 +16,13 @@ from telegram.ext import ExtBot
 from bot.delivery import DrainStats, OutboxSender
 from bot.services import Services
 from bot.telegram_client import make_bot
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
 from jobs.settings import Settings, parse_settings
 from jobs.sources.base import FetchError, PriceBatch
 from jobs.sources.csv_source import CsvSource
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW = SHARED / "sw_l1_daily.csv"

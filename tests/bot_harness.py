@@ -25,9 +25,10 @@ from fakebot import Call, FakeBotAPI, command_update
 
 from bot.app import build_application
 from bot.services import Services
+from jobs.chats import ChatRepo
 from jobs.pipeline import Engine
 from jobs.settings import Settings, parse_settings
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 SOURCE = f"csv:{SW}"

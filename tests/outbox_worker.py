@@ -14,8 +14,9 @@ from telegram.ext import ExtBot
 
 from bot.delivery import OutboxSender
 from bot.telegram_client import make_bot
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 
 async def main(db: str, base_url: str, lease_s: float) -> None:

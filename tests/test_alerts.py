@@ -18,9 +18,10 @@ from jobs.alerts import (
     state_to_json,
     transitions,
 )
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
 from jobs.rules import AlertState
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 DAY = date(2025, 2, 14)
 

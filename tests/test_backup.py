@@ -20,9 +20,10 @@ from bot_harness import BotHarness, db, filled_db  # noqa: F401
 
 from bot.cli import main
 from bot.ops import SERVER_KEY
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
 from jobs.service_lock import ServiceLock
-from jobs.store import MIGRATIONS, ChatRepo, Store
+from jobs.store import MIGRATIONS, Store
 
 
 @pytest.fixture(autouse=True)

@@ -20,11 +20,12 @@ from fakebot import FakeBotAPI
 
 from bot.cli import build_parser, main
 from bot.cli_common import EXIT_MEANINGS, ExitCode
+from jobs.chats import ChatRepo
 from jobs.export import history_csv
 from jobs.messages import render, to_plain
 from jobs.outbox import Outbox
 from jobs.settings import parse_settings
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 END = date(2025, 2, 14)
 TOKEN = "987654321:SUMMARY-secret-token-never-printed"

@@ -21,8 +21,9 @@ from telegram.ext import ExtBot
 
 from bot.delivery import OutboxSender
 from bot.telegram_client import make_bot
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 DAY = date(2025, 2, 14)
 TESTS = Path(__file__).resolve().parent

@@ -21,8 +21,9 @@ from bot.daily_cli import send_outbox
 from bot.delivery import DrainStats, OutboxSender
 from bot.scheduling import sender_of
 from bot.telegram_client import make_bot
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 DAY = date(2025, 2, 14)
 

@@ -19,6 +19,7 @@ import pytest
 from bot_harness import SOURCE, db, filled_db  # noqa: F401
 
 from bot.services import Services
+from jobs.chats import ChatRepo
 from jobs.outbox import Outbox
 from jobs.pipeline import Engine
 from jobs.regimes.job import run_regimes
@@ -27,7 +28,7 @@ from jobs.regimes.service import RegimeReport, update_regimes
 from jobs.regimes.transitions import Change, Transition
 from jobs.regimes.types import State
 from jobs.settings import parse_settings
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
 HOT, COOL = date(2025, 2, 14), date(2025, 3, 31)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from jobs.chats import ChatRepo
 from jobs.messages import render as default_render
 from jobs.messages import split_message
 from jobs.pipeline import Engine
@@ -22,7 +23,7 @@ from jobs.regimes.service import RegimeReport, update_regimes
 from jobs.regimes.transitions import Change, Transition
 from jobs.regimes.types import Scenario
 from jobs.settings import Settings
-from jobs.store import ChatRepo, Store
+from jobs.store import Store
 
 log = logging.getLogger(__name__)
 

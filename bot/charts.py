@@ -147,6 +147,21 @@ def percentile_levels(spread: pd.Series, q: float) -> pd.Series:
     return pd.Series(out, index=spread.index, name=f"p{q:g}")
 
 
+def episode_spans(
+    episodes: Sequence[tuple[date, date | None]], first: pd.Timestamp, last: pd.Timestamp
+) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Episodes clipped to the plotted range (an open one runs to the end), each at least a day wide
+    so that a one-day episode still gets a visible band."""
+    spans = []
+    for start, end in episodes:
+        s = max(pd.Timestamp(start), first)
+        e = min(pd.Timestamp(end), last) if end is not None else last
+        if s > last or e < first or e < s:
+            continue
+        spans.append((s, max(e, s + pd.Timedelta(days=1))))
+    return spans
+
+
 def _is_ascii(text: str) -> bool:
     return all(ord(ch) < 128 for ch in text)
 
@@ -228,13 +243,7 @@ def spread_figure(
         ax.plot(p90.index, p90.to_numpy(), color="#c0392b", linewidth=1.8, linestyle="--", label=words["p90"])
 
         shaded = False
-        for ep_start, ep_end in episodes:
-            s = max(pd.Timestamp(ep_start), first)
-            e = min(pd.Timestamp(ep_end), last) if ep_end is not None else last
-            if s > last or e < first or e < s:
-                continue
-            # a one-day episode still gets a visible band
-            e_draw = max(e, s + pd.Timedelta(days=1))
+        for s, e_draw in episode_spans(episodes, first, last):
             ax.axvspan(s, e_draw, color="#f39c12", alpha=0.25, linewidth=0, label=None if shaded else words["episode"])
             shaded = True
 

@@ -14,8 +14,7 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-import pandas as pd
-
+from bot.charts import episode_spans
 from jobs.regimes.history import ALL, RegimeHistory
 from jobs.regimes.types import State
 
@@ -58,12 +57,7 @@ def regime_history_chart(
         bands = fig.add_subplot(grid[1], sharex=ax)
         ax.plot(frame.index, frame["spread"].to_numpy(), color="#1f4e9c", linewidth=1.8, label="Spread")
         shaded = False
-        for start, end in episodes:
-            s = max(pd.Timestamp(start), first)
-            e = min(pd.Timestamp(end), last) if end is not None else last
-            if s > last or e < first or e < s:
-                continue
-            e = max(e, s + pd.Timedelta(days=1))
+        for s, e in episode_spans(episodes, first, last):
             ax.axvspan(s, e, color="#f39c12", alpha=0.25, linewidth=0, label=None if shaded else "Alert episodes")
             bands.axvspan(s, e, color="#f39c12", alpha=0.12, linewidth=0)
             shaded = True

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cli_common import ExitCode
 from jobs.config_check import calendar_summary, check_data, check_store, regime_file_lines
+from jobs.notify_settings import destination_lines
 from jobs.settings import load_settings
 
 
@@ -30,6 +31,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     print(f"bot token in ${settings.telegram.token_env}: {token}")
     print(calendar_summary(settings))
     for line in regime_file_lines(settings):
+        print(line)
+    for line in destination_lines(settings.notify):
         print(line)
     for problem in problems:
         print(problem.message, file=sys.stderr)

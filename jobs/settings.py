@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jobs.notify_settings import NotifySettings
 from jobs.regimes.settings import RegimeSettings
 
 DEFAULT_CONFIG_FILE = "config.yaml"
@@ -163,6 +164,7 @@ class Settings(_Strict):
     alerts: AlertSettings = AlertSettings()
     regimes: RegimeSettings = RegimeSettings()
     ops: OpsSettings = OpsSettings()
+    notify: NotifySettings = NotifySettings()
 
     @property
     def csv_path(self) -> Path | None:
@@ -177,14 +179,24 @@ class Settings(_Strict):
         return os.environ.get(self.telegram.token_env) or None
 
 
+def _key(loc: tuple[int | str, ...]) -> str:
+    """``("notify", "destinations", 0, "url")`` -> ``notify.destinations[0].url``."""
+    out = ""
+    for p in loc:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
 def _format_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    key = _key(err["loc"])
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     got = err.get("input")
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
+    if "url" in err["loc"]:
+        shown = ""  # a destination URL may hold a secret
     if err["type"] == "extra_forbidden":
         # an unknown key may be a secret pasted into the file (``telegram.token``): never echo its value
         msg, shown = "unknown key; see config.example.yaml for the keys this section takes", ""

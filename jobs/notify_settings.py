@@ -1,0 +1,108 @@
+"""``notify.destinations``: alert destinations beyond Telegram, each an Apprise URL.
+
+A URL may name environment variables (``wecombot://${WECOM_KEY}``) so that its secret stays out of
+the config file; they are expanded only when a message is sent (:func:`expand_url`), and the URL is
+shown only with Apprise's privacy masking (:func:`masked_url`). A URL Apprise does not understand is
+a config error at start, not a failure discovered at the first alert.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# stands in for an unset variable when checking a URL's form: the check must not need the secret
+_PLACEHOLDER = "placeholder0secret"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def expand_url(url: str, environ: Any = None, missing: str | None = None) -> str:
+    """``${NAME}`` replaced by the variable's value; an unset one raises KeyError (naming the variable
+    only) unless ``missing`` stands in for it."""
+    env = os.environ if environ is None else environ
+
+    def sub(m: re.Match[str]) -> str:
+        value = env.get(m.group(1))
+        if value is None:
+            if missing is None:
+                raise KeyError(m.group(1))
+            return missing
+        return str(value)
+
+    return ENV_REF.sub(sub, url)
+
+
+def _instantiate(url: str) -> Any:
+    """Apprise's plugin for ``url``, or None; Apprise's own log (which may echo the URL) is swallowed."""
+    import apprise
+
+    with apprise.LogCapture(level=apprise.logging.DEBUG):
+        return apprise.Apprise.instantiate(url, suppress_exceptions=True)
+
+
+def masked_url(url: str) -> str:
+    """The URL as it may be shown: variables left as ``${NAME}``, literal secrets masked by Apprise."""
+    if ENV_REF.search(url):
+        return url
+    plugin = _instantiate(url)
+    return str(plugin.url(privacy=True)) if plugin is not None else "(not understood)"
+
+
+class Destination(_Strict):
+    name: str
+    url: str
+    lang: Literal["zh", "en"] = "zh"
+    # personal alert threshold (percentile), like a chat's /settings choice; None: the global rules
+    threshold: float | None = Field(None, gt=0, le=100)
+    mute: bool = False
+
+    @field_validator("name")
+    @classmethod
+    def _name_form(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("expected a short name of letters, digits, '_', '-' or '.'")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _apprise_url(cls, v: str) -> str:
+        # never echo the URL in the error: it may hold a secret
+        if _instantiate(expand_url(v, missing=_PLACEHOLDER)) is None:
+            raise ValueError("not a URL Apprise understands (see https://appriseit.com/services/)")
+        return v
+
+
+class NotifySettings(_Strict):
+    destinations: tuple[Destination, ...] = ()
+    # consecutive failed sends after which a destination is paused and the admins are told
+    pause_after_failures: int = Field(5, ge=1, le=100)
+    # seconds between two messages to one destination (chat webhooks limit bursts)
+    per_destination_interval_s: float = Field(2.0, ge=0, le=600)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> NotifySettings:
+        seen: set[str] = set()
+        for d in self.destinations:
+            if d.name in seen:
+                raise ValueError(f"destination name {d.name!r} is used twice")
+            seen.add(d.name)
+        return self
+
+
+def destination_lines(notify: NotifySettings, environ: Any = None) -> list[str]:
+    """What check-config prints about each destination: never a secret, only whether its variables are set."""
+    env = os.environ if environ is None else environ
+    lines = []
+    for d in notify.destinations:
+        refs = sorted(set(ENV_REF.findall(d.url)))
+        status = "".join(f"; ${r}: {'set' if env.get(r) else 'NOT set'}" for r in refs)
+        lines.append(f"destination {d.name} ({d.lang}): {masked_url(d.url)}{status}")
+    return lines

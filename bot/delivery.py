@@ -171,7 +171,7 @@ class OutboxSender:
                                 other.cancel()
                             raise task.exception()  # type: ignore[misc]
                     continue
-                next_due = await asyncio.to_thread(self.outbox.next_due_at)
+                next_due = await asyncio.to_thread(self.outbox.next_due_at, "telegram")
                 if next_due is None:
                     break
                 delay = max(next_due - time.time(), self._earliest_chat_wait(), 0.0)
@@ -181,7 +181,9 @@ class OutboxSender:
             now = time.monotonic()
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
             stats.left_pending = sum(
-                n for s, n in (await asyncio.to_thread(self.outbox.counts)).items() if s in ("pending", "sending")
+                n
+                for s, n in (await asyncio.to_thread(self.outbox.counts, "telegram")).items()
+                if s in ("pending", "sending")
             )
             return stats
 
@@ -191,7 +193,7 @@ class OutboxSender:
         return min(waits) if waits else 0.0
 
     async def _pick(self, n: int, exclude: list[int]) -> list[OutboxRow]:
-        rows = await asyncio.to_thread(self.outbox.due, max(n * 4, 50), None, exclude)
+        rows = await asyncio.to_thread(self.outbox.due, max(n * 4, 50), None, exclude, "telegram")
         now = time.monotonic()
         picked: list[OutboxRow] = []
         chats: set[int] = set()

@@ -28,10 +28,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 from jobs.store import Store, now_iso
 
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
+# chat ids at or below this are notify.destinations (jobs.destinations), sent by bot.notify_delivery;
+# above it, Telegram chats sent by bot.delivery: each sender picks only its own rows
+NOTIFY_ID_BASE = -9_000_000_000_000_000
+Target = Literal["telegram", "notify"] | None
+
+
+def _target_sql(target: Target) -> tuple[str, tuple[int, ...]]:
+    if target is None:
+        return "", ()
+    return ("AND chat_id > ?" if target == "telegram" else "AND chat_id <= ?"), (NOTIFY_ID_BASE,)
 
 
 @dataclass(frozen=True)
@@ -104,29 +115,35 @@ class Outbox:
         return added
 
     # -- reading -------------------------------------------------------------------------------
-    def due(self, limit: int = 100, now: float | None = None, exclude: Sequence[int] = ()) -> list[OutboxRow]:
+    def due(
+        self, limit: int = 100, now: float | None = None, exclude: Sequence[int] = (), target: Target = None
+    ) -> list[OutboxRow]:
         """Rows a sender may claim now, oldest first (pending and due, or claimed with an expired lease)."""
         now = self.clock() if now is None else now
         skip = f"AND id NOT IN ({','.join('?' * len(exclude))})" if exclude else ""
+        only, only_args = _target_sql(target)
         rows = (
             self.store.connect()
             .execute(
                 f"""SELECT * FROM outbox
                 WHERE ((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?))
-                {skip} ORDER BY id LIMIT ?""",
-                (now, now, *exclude, limit),
+                {skip} {only} ORDER BY id LIMIT ?""",
+                (now, now, *exclude, *only_args, limit),
             )
             .fetchall()
         )
         return [_row(r) for r in rows]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, target: Target = None, exclude_chats: Sequence[int] = ()) -> float | None:
         """When the earliest unfinished row becomes claimable (pending or leased), if any."""
+        only, only_args = _target_sql(target)
+        skip = f"AND chat_id NOT IN ({','.join('?' * len(exclude_chats))})" if exclude_chats else ""
         row = (
             self.store.connect()
             .execute(
-                """SELECT MIN(CASE status WHEN 'pending' THEN next_attempt_at ELSE lease_until END)
-                   FROM outbox WHERE status IN ('pending', 'sending')"""
+                f"""SELECT MIN(CASE status WHEN 'pending' THEN next_attempt_at ELSE lease_until END)
+                   FROM outbox WHERE status IN ('pending', 'sending') {only} {skip}""",
+                (*only_args, *exclude_chats),
             )
             .fetchone()
         )
@@ -142,8 +159,13 @@ class Outbox:
             args.append(chat_id)
         return [_row(r) for r in self.store.connect().execute(sql + " ORDER BY id", args).fetchall()]
 
-    def counts(self) -> dict[str, int]:
-        got = dict(self.store.connect().execute("SELECT status, COUNT(*) FROM outbox GROUP BY status").fetchall())
+    def counts(self, target: Target = None) -> dict[str, int]:
+        only, only_args = _target_sql(target)
+        got = dict(
+            self.store.connect()
+            .execute(f"SELECT status, COUNT(*) FROM outbox WHERE 1 = 1 {only} GROUP BY status", only_args)
+            .fetchall()
+        )
         return {s: int(got.get(s, 0)) for s in STATUSES}
 
     # -- the sender's side ---------------------------------------------------------------------

@@ -115,4 +115,16 @@ MIGRATIONS: list[str] = [
     CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
     CREATE INDEX outbox_by_chat ON outbox (chat_id, status);
     """,
+    # notify.destinations: each destination is a row in chats under an id of a reserved range (far
+    # below any Telegram chat id), so the alert rules, personal threshold, mute, audit log and outbox
+    # treat it as one more subscriber; the name keeps its id across restarts and config edits
+    """
+    CREATE TABLE destinations (
+        name TEXT PRIMARY KEY,
+        chat_id INTEGER NOT NULL UNIQUE,
+        failures INTEGER NOT NULL DEFAULT 0,
+        paused INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    """,
 ]

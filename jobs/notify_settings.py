@@ -8,6 +8,7 @@ a config error at start, not a failure discovered at the first alert.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any, Literal
@@ -40,10 +41,19 @@ def expand_url(url: str, environ: Any = None, missing: str | None = None) -> str
     return ENV_REF.sub(sub, url)
 
 
+def quiet_apprise() -> None:
+    """Keep Apprise's log out of the service's: it echoes destination URLs, secrets included. What it
+    says is read through ``apprise.LogCapture`` only (called before each use, never at import)."""
+    logging.getLogger("apprise").propagate = False
+    # urllib3's debug line of each request holds its path and query: a webhook's key (WeCom's ?key=)
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
+
+
 def _instantiate(url: str) -> Any:
     """Apprise's plugin for ``url``, or None; Apprise's own log (which may echo the URL) is swallowed."""
     import apprise
 
+    quiet_apprise()
     with apprise.LogCapture(level=apprise.logging.DEBUG):
         return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 

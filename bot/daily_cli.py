@@ -17,9 +17,11 @@ import sys
 from typing import Any
 
 from bot.cli_common import ExitCode, add_common_options, date_arg, print_message, settings_from_args
+from bot.notify_delivery import notify_sender_for
 from bot.services import Services
 from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import last_evaluated_key, run_daily
+from jobs.destinations import is_notify_chat, sync_destinations
 from jobs.outbox import Outbox
 from jobs.regimes.job import run_regimes_if_due
 from jobs.settings import Settings
@@ -49,6 +51,8 @@ def exit_code(outcome: str, left_pending: int) -> ExitCode:
 def cmd_run_daily(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     services = Services.build(settings)
+    # configured destinations are subscribers of this evaluation (removed ones no longer are)
+    sync_destinations(services.store, settings.notify)
     calendar = maintain_calendar(services, services.engine.today())
     if calendar is not None:
         print(f"calendar: {'ok' if calendar.ok else 'refresh FAILED'} - {calendar.message}")
@@ -62,10 +66,25 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
     if regimes is not None:
         states = ", ".join(f"{r.scenario.value}={r.state.value}" for r in regimes.report.all)
         print(f"regimes {regimes.report.as_of}: {states}; {regimes.queued} message(s) queued")
+    code = deliver_telegram(args, settings, services, result.outcome)
+    # the other destinations after Telegram's rows, with or without a bot token
+    if settings.notify.destinations:
+        stats = asyncio.run(notify_sender_for(services).drain(wait_up_to_s=args.wait))
+        paused = f", paused: {', '.join(stats.paused)}" if stats.paused else ""
+        print(
+            f"destinations: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed, "
+            f"{stats.left_pending} still pending{paused}"
+        )
+        if stats.left_pending and code == ExitCode.OK:
+            code = exit_code(result.outcome, stats.left_pending)
+    return code
+
+
+def deliver_telegram(args: argparse.Namespace, settings: Settings, services: Services, outcome: str) -> ExitCode:
     token = settings.bot_token()
     outbox = Outbox(services.store)
     if token is None:
-        pending = outbox.rows(status="pending")
+        pending = [r for r in outbox.rows(status="pending") if not is_notify_chat(r.chat_id)]
         print(
             f"=== NOT SENT: no bot token in ${settings.telegram.token_env}; "
             f"{len(pending)} message(s) left pending for a run with a token ==="
@@ -73,7 +92,7 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
         for row in pending:
             print(f"--- NOT SENT to chat {row.chat_id} ({row.rule_id} {row.kind} tier {row.tier} {row.day}) ---")
             print_message(row.text)
-        return exit_code(result.outcome, len(pending))
+        return exit_code(outcome, len(pending))
     from telegram.error import InvalidToken, NetworkError
 
     try:
@@ -90,12 +109,12 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
         # the messages stay pending: the next run (or the bot) delivers them
         detail = str(exc).replace(token, "[token]")
         print(f"delivery failed, messages left pending: {type(exc).__name__}: {detail}", file=sys.stderr)
-        return exit_code(result.outcome, len(outbox.rows(status="pending")))
+        return exit_code(outcome, outbox.counts("telegram")["pending"])
     print(
         f"delivery: {stats.sent} sent, {stats.retried} to retry, {stats.failed} failed, {stats.dead} to inactive "
         f"chats, {stats.left_pending} still pending"
     )
-    return exit_code(result.outcome, stats.left_pending)
+    return exit_code(outcome, stats.left_pending)
 
 
 async def send_outbox(settings: Settings, services: Services, token: str, wait_up_to_s: float) -> Any:

@@ -31,6 +31,7 @@ from datetime import date
 
 from jobs.destinations import DestinationRepo
 from jobs.messages import to_plain
+from jobs.notices import NoticeServices, notify_admins
 from jobs.notify_settings import Destination, NotifySettings, expand_url, quiet_apprise
 from jobs.outbox import Outbox, OutboxRow
 
@@ -127,6 +128,10 @@ class NotifySender:
         self._ready: dict[int, float] = {}  # monotonic time a destination may get its next message
         self._lock = asyncio.Lock()
 
+    @property
+    def draining(self) -> bool:
+        return self._lock.locked()
+
     def _destinations(self) -> tuple[dict[int, Destination], set[int]]:
         """Configured destinations by chat id, and the ids not to send to (paused or no longer configured)."""
         by_name = {d.name: d for d in self.notify.destinations}
@@ -209,3 +214,21 @@ class NotifySender:
             stats.paused.append(dest.name)
             if self.on_pause is not None:
                 await asyncio.to_thread(self.on_pause, dest.name, outcome.detail, row.day)
+
+
+def notify_sender_for(services: NoticeServices) -> NotifySender:
+    """The sender of a running service: a paused destination is reported to the admins (once: the
+    notice is keyed by the destination's paused day)."""
+    settings = services.settings
+
+    def on_pause(name: str, detail: str, day: date) -> None:
+        notify_admins(
+            services,
+            "destination_paused",
+            day,
+            error=detail,
+            destination=name,
+            failures=settings.notify.pause_after_failures,
+        )
+
+    return NotifySender(Outbox(services.store), settings.notify, on_pause=on_pause)

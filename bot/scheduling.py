@@ -30,9 +30,11 @@ from telegram.ext import Application, ContextTypes
 
 from bot.delivery import OutboxSender
 from bot.metrics import events_of
+from bot.notify_delivery import NotifySender, notify_sender_for
 from bot.services import Services
 from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import DailyResult, last_evaluated_key, report_job_failure, run_daily
+from jobs.destinations import sync_destinations
 from jobs.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ CATCHUP_DELAY_S = 60.0  # the bot answers commands first; a missed day can wait 
 WEEKDAYS = (1, 2, 3, 4, 5)  # python-telegram-bot's run_daily: 0 = Sunday
 
 _SENDER = "outbox_sender"
+_NOTIFY_SENDER = "notify_sender"
 _LOCK = "daily_lock"
 REFRESH_LOCK = "refresh_lock"  # shared with bot.handlers.admin
 LAST_RESULT = "daily_last_result"
@@ -73,6 +76,29 @@ def sender_of(application: AnyApplication) -> OutboxSender:
     return sender
 
 
+def notify_sender_of(application: AnyApplication) -> NotifySender | None:
+    """The sender of notify.destinations' rows; None when none is configured."""
+    services = services_of(application)
+    if not services.settings.notify.destinations:
+        return None
+    sender = application.bot_data.get(_NOTIFY_SENDER)
+    if sender is None:
+        sender = notify_sender_for(services)
+        application.bot_data[_NOTIFY_SENDER] = sender
+    assert isinstance(sender, NotifySender)
+    return sender
+
+
+async def drain_all(application: AnyApplication) -> None:
+    """Telegram's rows, then the other destinations' (each sender picks only its own rows)."""
+    await sender_of(application).drain()
+    notify = notify_sender_of(application)
+    if notify is not None:
+        stats = await notify.drain()
+        if stats.sent or stats.failed or stats.paused:
+            log.info("destinations: %s", stats)
+
+
 def catchup_needed(services: Services, now: datetime | None = None) -> bool:
     engine = services.engine
     local = engine.local_now(now or services.clock())
@@ -88,6 +114,8 @@ def install(application: AnyApplication, services: Services) -> None:
     schedule = services.settings.schedule
     tz = ZoneInfo(schedule.timezone)
     application.bot_data["services"] = services
+    # configured destinations become subscribers (removed ones stop being) before any job runs
+    sync_destinations(services.store, services.settings.notify)
     jq.run_daily(daily_job, time=schedule.daily_time.replace(tzinfo=tz), days=WEEKDAYS, name=JOB_NAME)
     jq.run_repeating(drain_job, interval=DRAIN_EVERY_S, first=DRAIN_FIRST_S, name=DRAIN_NAME)
     if catchup_needed(services):
@@ -130,7 +158,7 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
                 result = await asyncio.to_thread(job_failed, services, local, exc)
         try:
             schedule_retry(application, services, result, local)
-            await sender_of(application).drain()
+            await drain_all(application)
         finally:
             application.bot_data[LAST_RESULT] = result  # /status shows it; set once the run is complete
             events_of(application).daily_job(result.outcome)
@@ -165,6 +193,11 @@ async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     stats = await sender.drain()
     if stats.sent or stats.failed or stats.dead:
         log.info("outbox: %s", stats)
+    notify = notify_sender_of(context.application)
+    if notify is not None and not notify.draining:
+        nstats = await notify.drain()
+        if nstats.sent or nstats.failed or nstats.paused:
+            log.info("destinations: %s", nstats)
 
 
 def register(application: AnyApplication, services: Services) -> None:

@@ -72,3 +72,11 @@ def test_every_admin_notice_renders_in_both_languages(lang: str) -> None:
     lacking = IncompleteDay(date(2027, 2, 8), (("801770", "通信"),))
     missing = render("data_problem", lang, **{**base, "problem": "missing", "incomplete": lacking})
     assert "通信" in missing and "&lt;sw&gt;" in missing
+    paused = render(
+        "data_problem",
+        lang,
+        **{**base, "problem": "destination_paused", "error": "HTTP 503"},
+        destination="wecom",
+        failures=5,
+    )
+    assert "wecom" in paused and "HTTP 503" in paused and "notify-test --destination wecom" in paused

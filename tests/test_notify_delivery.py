@@ -156,3 +156,27 @@ async def test_an_unset_variable_is_a_failure_without_a_request(tmp_path: Path) 
         assert stats.retried == 1 and rx.bodies == []
     (row,) = Outbox(store).rows(chat_id=chat_id)
     assert row.last_error == "desk: environment variable $SW_TEST_UNSET_HOOK is not set"
+
+
+async def test_the_running_service_tells_the_admins_once_in_their_language(tmp_path: Path) -> None:
+    from alerting_support import SW, RevealingSource, make_services, make_settings
+
+    from bot.notify_delivery import notify_sender_for
+
+    with receiver(503, 503, 503) as rx:
+        notify = {"destinations": [{"name": "desk", "url": rx.url()}], "pause_after_failures": 2}
+        services = make_services(make_settings(tmp_path / "s.db", notify=notify), RevealingSource(SW))
+        services.chats.ensure(9001)
+        services.chats.update(9001, lang="en")
+        chat_id = sync_destinations(services.store, services.settings.notify)["desk"]
+        outbox = Outbox(services.store)
+        with services.store.transaction() as conn:
+            outbox.enqueue(conn, rule_id="spread", tier=1, kind="fire", day=DAY, chat_id=chat_id, parts=[TEXT])
+        sender = notify_sender_for(services)
+        sender.backoff_base_s = sender.backoff_max_s = 0.01
+        stats = await sender.drain(wait_up_to_s=5.0)
+        assert stats.paused == ["desk"]
+        await notify_sender_for(services).drain(wait_up_to_s=5.0)
+    (notice,) = outbox.rows(chat_id=9001)
+    assert notice.kind == "destination_paused" and "Alert destination paused" in notice.text
+    assert "desk" in notice.text and "HTTP 503" in notice.text and rx.url() not in notice.text

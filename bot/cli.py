@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.config_cli import add_check_config_command
     from bot.daily_cli import add_run_daily_command
     from bot.data_cli import add_backfill_command, add_calendar_refresh_command
+    from bot.notify_cli import add_notify_test_command
     from bot.ops_cli import add_ops_commands
     from bot.regime_cli import add_regime_command
     from bot.report_cli import add_export_command, add_report_command
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_regime_command(sub)
     add_run_command(sub)
     add_check_config_command(sub)
+    add_notify_test_command(sub)
     add_ops_commands(sub)
     return parser
 

@@ -34,7 +34,7 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "ok",
     ExitCode.STALE: "no fresh data: the refresh failed (the last good data is printed, marked stale) "
     "or there is nothing to show (the message says why); for backup and restore, not possible now "
-    "(a running service or refresh holds the store)",
+    "(a running service or refresh holds the store); for notify-test, a destination did not accept the test message",
     ExitCode.CONFIG: "bad configuration or arguments (the message names the key or the option)",
     ExitCode.PENDING: "the data is fine but messages are still pending delivery "
     "(no bot token, Telegram unreachable, retries not due yet): the next run sends them",

@@ -144,6 +144,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "result": UpdateResult(RefreshResult("csv:x", False, 0, DAY, EVIL), 0, DAY),
     },
     "not_admin": dict,
+    "notify_test": lambda: {"destination": EVIL},
     "not_group_admin": dict,
     "not_allowed": lambda: {"chat_id": -100123},
     "unknown_command": lambda: {"command": EVIL, "suggestions": ["spread"]},

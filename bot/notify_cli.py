@@ -1,0 +1,55 @@
+"""``spreadwatch notify-test [--destination NAME]``: a test message to each destination of
+``notify.destinations``, and what each answered. A paused destination that accepts it is resumed."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.cli_common import CliError, ExitCode, settings_from_args
+from bot.notify_delivery import SendOutcome, send_once
+from jobs.destinations import DestinationRepo, sync_destinations
+from jobs.messages import render, to_plain
+from jobs.notify_settings import expand_url
+from jobs.store import Store
+
+
+def add_notify_test_command(sub: Any) -> None:
+    p = sub.add_parser("notify-test", help="send a test message to the notify.destinations and show their answers")
+    p.add_argument("--config", metavar="PATH", help="YAML settings (default: ./config.yaml if present)")
+    p.add_argument("--db", metavar="PATH", help="override storage.path")
+    p.add_argument("--destination", metavar="NAME", help="only this destination (default: all)")
+    p.set_defaults(func=cmd_notify_test)
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    destinations = settings.notify.destinations
+    if args.destination is not None:
+        destinations = tuple(d for d in destinations if d.name == args.destination)
+        if not destinations:
+            known = ", ".join(d.name for d in settings.notify.destinations) or "none configured"
+            raise CliError(f"--destination: no destination named {args.destination!r} ({known})", ExitCode.CONFIG)
+    if not destinations:
+        raise CliError("notify.destinations: no destination configured", ExitCode.CONFIG)
+    store = Store(settings.storage.path)
+    sync_destinations(store, settings.notify)
+    repo = DestinationRepo(store)
+    failed = 0
+    for d in destinations:
+        try:
+            url = expand_url(d.url)
+        except KeyError as exc:
+            outcome = SendOutcome(False, False, f"environment variable ${exc.args[0]} is not set")
+        else:
+            outcome = send_once(url, to_plain(render("notify_test", d.lang, destination=d.name)))
+        state = repo.get(d.name)
+        was_paused = state is not None and state.paused
+        if outcome.ok:
+            repo.resume(d.name)
+            print(f"{d.name}: sent{' (resumed: it was paused)' if was_paused else ''}")
+        else:
+            failed += 1
+            kind = "permanent" if outcome.permanent else "transient"
+            print(f"{d.name}: FAILED - {outcome.detail} ({kind}){' (paused)' if was_paused else ''}")
+    return ExitCode.STALE if failed else ExitCode.OK

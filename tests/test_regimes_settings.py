@@ -35,7 +35,7 @@ def test_boards_and_overrides_parse() -> None:
     [
         ({"heat": {"on_percentile": 70, "watch_percentile": 80}}, "regimes.heat"),
         ({"reversal": {"n_days": 1}}, "regimes.reversal.n_days"),
-        ({"boards": [{"name": ""}]}, "regimes.boards.0.name"),
+        ({"boards": [{"name": ""}]}, "regimes.boards[0].name"),
         ({"macro": {"unknown_key": 1}}, "regimes.macro.unknown_key"),
         ({"fetch": "sometimes"}, "regimes.fetch"),
     ],

@@ -180,3 +180,20 @@ async def test_the_running_service_tells_the_admins_once_in_their_language(tmp_p
     (notice,) = outbox.rows(chat_id=9001)
     assert notice.kind == "destination_paused" and "Alert destination paused" in notice.text
     assert "desk" in notice.text and "HTTP 503" in notice.text and rx.url() not in notice.text
+
+
+async def test_one_destination_is_paced_and_another_is_not_held_up(tmp_path: Path) -> None:
+    with receiver() as rx:
+        store = Store(tmp_path / "s.db")
+        settings = NotifySettings(
+            destinations=(Destination(name="a", url=rx.url(path="a")), Destination(name="b", url=rx.url(path="b"))),
+            per_destination_interval_s=600.0,
+        )
+        ids = sync_destinations(store, settings)
+        outbox = Outbox(store)
+        with store.transaction() as conn:
+            for chat, part in ((ids["a"], "a1"), (ids["a"], "a2"), (ids["b"], "b1")):
+                outbox.enqueue(conn, rule_id="spread", tier=1, kind=part, day=DAY, chat_id=chat, parts=[part])
+        stats = await NotifySender(outbox, settings).drain(wait_up_to_s=1.0)
+        assert (stats.sent, stats.left_pending) == (2, 1)  # a2 waits for a's next slot
+        assert sorted(json.loads(b)["message"] for b in rx.delivered) == ["a1", "b1"]

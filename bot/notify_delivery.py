@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from jobs.destinations import DestinationRepo
@@ -95,7 +95,7 @@ class NotifyStats:
     failed: int = 0
     skipped: int = 0
     unmarked: int = 0
-    paused: list[str] | None = None
+    paused: list[str] = field(default_factory=list)  # destinations this drain paused
     left_pending: int = 0
 
 
@@ -147,7 +147,7 @@ class NotifySender:
     async def drain(self, wait_up_to_s: float = 0.0) -> NotifyStats:
         """Send every due notify row; rows due again within ``wait_up_to_s`` are waited for."""
         async with self._lock:
-            stats = NotifyStats(paused=[])
+            stats = NotifyStats()
             while True:
                 active, blocked = await asyncio.to_thread(self._destinations)
                 rows = await asyncio.to_thread(self.outbox.due, 200, None, (), "notify")
@@ -210,7 +210,6 @@ class NotifySender:
         )
         if paused_now:
             log.error("destination %s paused after %d failures in a row", dest.name, self.notify.pause_after_failures)
-            assert stats.paused is not None
             stats.paused.append(dest.name)
             if self.on_pause is not None:
                 await asyncio.to_thread(self.on_pause, dest.name, outcome.detail, row.day)

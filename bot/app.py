@@ -114,6 +114,16 @@ async def set_commands(application: AnyApplication) -> None:
         log.warning("setMyCommands failed: %s", exc)
 
 
+async def post_init(application: AnyApplication) -> None:
+    await set_commands(application)
+    services = application.bot_data["services"]
+    entries = services.settings.telegram.broadcast
+    if entries:
+        from bot.broadcast import sync_broadcast_with_bot
+
+        await sync_broadcast_with_bot(application.bot, services.store, entries)
+
+
 def build_application(services: Services) -> AnyApplication:
     from bot.telegram_client import bot_for
     from bot.update_processor import PerChatUpdateProcessor
@@ -124,7 +134,7 @@ def build_application(services: Services) -> AnyApplication:
         ApplicationBuilder()
         .bot(bot_for(settings, bot_token(settings)))
         .concurrent_updates(PerChatUpdateProcessor())
-        .post_init(set_commands)
+        .post_init(post_init)
         .build()
     )
     application.bot_data["services"] = services

@@ -19,6 +19,7 @@ from typing import Any
 from bot.cli_common import ExitCode, add_common_options, date_arg, print_message, settings_from_args
 from bot.notify_delivery import notify_sender_for
 from bot.services import Services
+from jobs.broadcast import numeric_ids, sync_broadcast
 from jobs.calendar_refresh import maintain_calendar
 from jobs.daily import last_evaluated_key, run_daily
 from jobs.destinations import is_notify_chat, sync_destinations
@@ -53,6 +54,7 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
     services = Services.build(settings)
     # configured destinations are subscribers of this evaluation (removed ones no longer are)
     sync_destinations(services.store, settings.notify)
+    sync_broadcast_chats(settings, services)
     calendar = maintain_calendar(services, services.engine.today())
     if calendar is not None:
         print(f"calendar: {'ok' if calendar.ok else 'refresh FAILED'} - {calendar.message}")
@@ -78,6 +80,26 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
         if stats.left_pending and code == ExitCode.OK:
             code = exit_code(result.outcome, stats.left_pending)
     return code
+
+
+def sync_broadcast_chats(settings: Settings, services: Services) -> None:
+    """telegram.broadcast's chats subscribed before the evaluation; a @username needs the bot token."""
+    entries = settings.telegram.broadcast
+    if not entries:
+        return
+    token = settings.bot_token()
+    if token is None:
+        ids = numeric_ids(entries)
+        sync_broadcast(services.store, ids, complete=len(ids) == len(entries))
+        return
+    from bot.broadcast import sync_broadcast_with_bot
+    from bot.telegram_client import bot_for
+
+    async def sync() -> None:
+        async with bot_for(settings, token) as bot:
+            await sync_broadcast_with_bot(bot, services.store, entries)
+
+    asyncio.run(sync())
 
 
 def deliver_telegram(args: argparse.Namespace, settings: Settings, services: Services, outcome: str) -> ExitCode:

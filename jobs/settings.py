@@ -21,6 +21,7 @@ from jobs.regimes.settings import RegimeSettings
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 WINDOW_RE = re.compile(r"^(\d+)([MD])$")
+BROADCAST_RE = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
 
 
 class ConfigError(Exception):
@@ -78,6 +79,21 @@ class TelegramSettings(_Strict):
     webhook_url: str | None = None
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)
+    # channels or groups that get every alert, by id (-100...) or public @username: the bot must be
+    # allowed to post there; a channel's posts are never taken as commands
+    broadcast: tuple[str, ...] = ()
+
+    @field_validator("broadcast", mode="before")
+    @classmethod
+    def _broadcast_form(cls, v: Any) -> Any:
+        items = v if isinstance(v, (list, tuple)) else [v]
+        out = []
+        for item in items:
+            text = str(item).strip()
+            if not BROADCAST_RE.match(text):
+                raise ValueError("expected chat ids such as -1001234567890 or @channelnames")
+            out.append(text)
+        return tuple(out)
 
     @model_validator(mode="after")
     def _webhook_needs_url(self) -> TelegramSettings:

@@ -16,7 +16,8 @@ getMe, getUpdates (long poll: honours ``offset``, ``limit``, ``timeout``), delet
 editMessageText, editMessageReplyMarkup (both answer 400 "message is not modified" when nothing changes
 and "message to edit not found" for an unknown message, as Telegram does), answerCallbackQuery,
 setMyCommands / getMyCommands / deleteMyCommands (stored per scope and language_code), getFile,
-getChatMember (status from ``chat_members[(chat_id, user_id)]``, default "member"). Any other
+getChatMember (status from ``chat_members[(chat_id, user_id)]``, default "member"), getChat (a
+channel from ``usernames["@name"]``, else "chat not found"). Any other
 method answers ``{"ok": true, "result": true}``. Every call is recorded.
 
 ``FakeBotAPI(token=None, bot_username="spreadwatch_bot", bot_id=777000, port=0)``
@@ -201,6 +202,8 @@ class FakeBotAPI:
         self.rate_limit: float | None = None
         # getChatMember answers: (chat_id, user_id) -> "creator" | "administrator" | "member" | "left" | ...
         self.chat_members: dict[tuple[int, int], str] = {}
+        # getChat answers for public @usernames: "@name" -> chat id (a channel)
+        self.usernames: dict[str, int] = {}
         self.rate_limit_retry_after = 1
         self.pushed_at: dict[int, float] = {}
         self.served_at: dict[int, float] = {}
@@ -480,6 +483,13 @@ class FakeBotAPI:
 
     def _m_answerCallbackQuery(self, call: Call) -> _Reply:
         return _ok(True)
+
+    def _m_getChat(self, call: Call) -> _Reply:
+        name = str(call.params.get("chat_id"))
+        if name not in self.usernames:
+            return _error(400, "Bad Request: chat not found")
+        chat = {"id": self.usernames[name], "type": "channel", "title": name[1:], "username": name[1:]}
+        return _ok({**chat, "accent_color_id": 0, "max_reaction_count": 11})
 
     def _m_getChatMember(self, call: Call) -> _Reply:
         user_id = call.params.get("user_id")

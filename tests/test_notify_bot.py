@@ -40,3 +40,16 @@ def test_the_drain_job_sends_destination_rows_and_telegram_rows_each_their_way(d
             assert len(harness.fake.sent(chat_id=state.chat_id)) == 0  # never through Telegram
         finally:
             harness.stop()
+
+
+def test_the_bot_subscribes_broadcast_channels_at_start(db: Path) -> None:
+    harness = BotHarness(db, broadcast=["@sw_alerts", "@not_there", "-1007770002"])
+    harness.fake.usernames["@sw_alerts"] = -1007770001
+    harness.start()
+    try:
+        services = harness.services
+        assert services is not None
+        wait_until(lambda: len(services.chats.subscribers()) == 2)
+        assert [c.chat_id for c in services.chats.subscribers()] == [-1007770002, -1007770001]
+    finally:
+        harness.stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -92,6 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the store went bad after it was opened (disk full, made read-only, damaged under us)
         print(str(store_error(_store_path(args), exc)), file=sys.stderr)
         return ExitCode.FILE
+    except BrokenPipeError:
+        # the reader went away (`spreadwatch report | head`): what it wanted was printed; stop quietly,
+        # and point stdout at nothing so that the interpreter's final flush raises no second error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitCode.OK
 
 
 if __name__ == "__main__":

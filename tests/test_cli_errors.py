@@ -137,3 +137,17 @@ def test_backtest_output_to_a_missing_folder_or_onto_a_folder(tmp_path: Path, op
     assert run.code == FILE
     assert one_line_no_traceback(run.err) == f"{tmp_path} is a folder: give a file name, e.g. {tmp_path / 'out'}"
     assert not db.exists()  # refused before any work
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    """`spreadwatch report | head -1`: the pipe closes before everything is printed."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "bot.cli", "report", "--db", str(tmp_path / "s.db")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader goes away after one line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and "Traceback" not in err and "BrokenPipe" not in err, err

@@ -18,7 +18,6 @@ argument; 1: the operation could not be done now).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -26,8 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jobs.service_lock import exclusive
-from jobs.store import MIGRATIONS
+from jobs.service_lock import exclusive, try_exclusive
+from jobs.store import MIGRATIONS, refresh_lock_path
 
 # the CLI's exit-code table (bot.cli_common.ExitCode): 1 not now, 2 bad arguments, 4 a file cannot be used
 EXIT_FAILED, EXIT_ARGS, EXIT_FILE = 1, 2, 4
@@ -186,17 +185,9 @@ def _fsync_dir(folder: Path) -> None:
 
 @contextlib.contextmanager
 def _no_refresh(store_path: Path) -> Iterator[bool]:
-    """True while no refresh holds ``<store>.refresh-lock`` (and none can start)."""
-    fd = os.open(f"{store_path}.refresh-lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            free = True
-        except BlockingIOError:
-            free = False
+    """True while no refresh holds the store's refresh lock (and none can start)."""
+    with try_exclusive(refresh_lock_path(store_path)) as free:
         yield free
-    finally:
-        os.close(fd)
 
 
 def restore(source: Path, store_path: Path, force: bool = False, now: datetime | None = None) -> Restored:

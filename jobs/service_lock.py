@@ -54,7 +54,13 @@ class ServiceLock:
 @contextmanager
 def exclusive(store_path: str | os.PathLike[str]) -> Iterator[bool]:
     """Yields True while no service holds the lock (and none can start), False when one holds it."""
-    path = lock_path(store_path)
+    with try_exclusive(lock_path(store_path)) as got:
+        yield got
+
+
+@contextmanager
+def try_exclusive(path: str | os.PathLike[str]) -> Iterator[bool]:
+    """An exclusive ``flock`` on ``path`` without waiting: yields whether it was got (held until exit)."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -49,6 +49,11 @@ def _enable_wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
             delay = min(delay * 2, 0.5)
 
 
+def refresh_lock_path(store_path: str | Path) -> Path:
+    """The file whose ``flock`` serialises refreshes of a store (``Store.refresh_lock``; restore checks it)."""
+    return Path(f"{store_path}.refresh-lock")
+
+
 def now_iso() -> str:
     """The UTC timestamp every table's *_at columns use."""
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -215,7 +220,7 @@ class Store:
             with self._memory_refresh_lock:
                 yield
             return
-        fd = os.open(f"{self.path}.refresh-lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(refresh_lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             deadline = time.monotonic() + patience_s
             while True:

@@ -19,14 +19,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli_common import CliError, ExitCode, exit_code_help, settings_from_args
+from jobs.db import StoreError, db_errors, open_database
 from jobs.settings import ConfigError
-from jobs.store import StoreError, store_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,11 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store_path(args: argparse.Namespace) -> Path:
+def _store_error(args: argparse.Namespace, exc: BaseException) -> StoreError:
     try:
-        return settings_from_args(args).storage.path
+        target = settings_from_args(args).storage.target
     except ConfigError:
-        return Path("(the store)")
+        target = Path("(the store)")
+    return open_database(target).error(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -89,9 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(str(exc), file=sys.stderr)
         return exc.code
-    except sqlite3.Error as exc:
-        # the store went bad after it was opened (disk full, made read-only, damaged under us)
-        print(str(store_error(_store_path(args), exc)), file=sys.stderr)
+    except db_errors() as exc:
+        # the store went bad after it was opened (disk full, made read-only, damaged under us; the
+        # database server went away)
+        print(str(_store_error(args, exc)), file=sys.stderr)
         return ExitCode.FILE
     except BrokenPipeError:
         # the reader went away (`spreadwatch report | head`): what it wanted was printed; stop quietly,

@@ -13,6 +13,7 @@ from datetime import date
 from enum import IntEnum
 from pathlib import Path
 
+from jobs.db import is_url
 from jobs.messages import render, to_plain
 from jobs.pipeline import Engine, UpdateResult
 from jobs.report import NoDataReason, explain_no_data
@@ -65,7 +66,7 @@ def date_arg(text: str) -> date:
 def add_common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="PATH", help="YAML settings (default: ./config.yaml if present)")
     p.add_argument("--source", metavar="SPEC", help="override data.source: sample | akshare | csv:PATH")
-    p.add_argument("--db", metavar="PATH", help="override storage.path")
+    p.add_argument("--db", metavar="PATH", help="override storage.path (or storage.url with a postgresql:// URL)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
 
 
@@ -77,14 +78,17 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if getattr(args, "source", None):
         raw["data"]["source"] = args.source
     if getattr(args, "db", None):
-        raw["storage"]["path"] = args.db
+        if is_url(args.db):
+            raw["storage"]["url"] = args.db
+        else:
+            raw["storage"]["path"], raw["storage"]["url"] = args.db, None
     if getattr(args, "lang", None):
         raw["lang"] = args.lang
     return resolve_paths(parse_settings(raw, "command line"), Path.cwd())
 
 
 def open_store(settings: Settings) -> Store:
-    return Store(settings.storage.path)
+    return Store(settings.storage.target)
 
 
 def open_engine(settings: Settings) -> Engine:

@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cli_common import ExitCode
-from jobs.config_check import calendar_summary, check_data, check_store, regime_file_lines
+from jobs.config_check import calendar_summary, check_data, check_store, describe_store, regime_file_lines
 from jobs.notify_settings import destination_lines
 from jobs.settings import load_settings
 
@@ -27,7 +27,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     token = "set" if settings.bot_token() else "NOT set"
     print(f"config: {path or 'built-in defaults'}")
     print(f"source: {settings.data.source}")
-    print(f"store: {settings.storage.path}")
+    print(f"store: {describe_store(settings)}")
     print(f"bot token in ${settings.telegram.token_env}: {token}")
     print(calendar_summary(settings))
     for line in regime_file_lines(settings):

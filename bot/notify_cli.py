@@ -17,7 +17,7 @@ from jobs.store import Store
 def add_notify_test_command(sub: Any) -> None:
     p = sub.add_parser("notify-test", help="send a test message to the notify.destinations and show their answers")
     p.add_argument("--config", metavar="PATH", help="YAML settings (default: ./config.yaml if present)")
-    p.add_argument("--db", metavar="PATH", help="override storage.path")
+    p.add_argument("--db", metavar="PATH", help="override storage.path (or storage.url with a postgresql:// URL)")
     p.add_argument("--destination", metavar="NAME", help="only this destination (default: all)")
     p.set_defaults(func=cmd_notify_test)
 
@@ -32,7 +32,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
             raise CliError(f"--destination: no destination named {args.destination!r} ({known})", ExitCode.CONFIG)
     if not destinations:
         raise CliError("notify.destinations: no destination configured", ExitCode.CONFIG)
-    store = Store(settings.storage.path)
+    store = Store(settings.storage.target)
     sync_destinations(store, settings.notify)
     repo = DestinationRepo(store)
     failed = 0

@@ -29,7 +29,10 @@ Hook = Callable[[Any], Awaitable[None]]
 
 
 def install(application: Any, services: Services) -> None:
-    lock = ServiceLock(services.store.path)
+    # the service lock guards an SQLite file against a restore under a running service; on PostgreSQL
+    # several instances share the database by design, and restores go through pg_restore
+    path = services.store.path
+    lock = ServiceLock(path) if path is not None and str(path) != ":memory:" else None
     address = services.settings.ops.address
     metrics: Metrics | None = None
     if address is not None:
@@ -39,7 +42,7 @@ def install(application: Any, services: Services) -> None:
         time_commands(application, metrics)
 
     async def start(app: Any) -> None:
-        if str(services.store.path) != ":memory:":
+        if lock is not None:
             await asyncio.to_thread(lock.acquire)
         if metrics is not None and address is not None:
             from bot.ops_server import Health, OpsServer
@@ -52,7 +55,8 @@ def install(application: Any, services: Services) -> None:
         server = app.bot_data.pop(SERVER_KEY, None)
         if server is not None:
             await server.stop()
-        lock.release()
+        if lock is not None:
+            lock.release()
 
     application.post_init = _chain(application.post_init, start)
     application.post_shutdown = _chain(stop, application.post_shutdown)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.cli_common import ExitCode, add_common_options, settings_from_args
 from jobs.backup import BackupError, StoreFile, backup, restore
+from jobs.db import masked
 
 
 def add_ops_commands(sub: Any) -> None:
@@ -37,8 +38,30 @@ def _describe(info: StoreFile) -> str:
     return f"schema version {info.schema_version}, {info.tables} tables, {info.rows:,} rows, {info.size:,} bytes"
 
 
+def _postgres_only(command: str, url: str) -> int:
+    """PostgreSQL has its own, better tools: say which, with this store's connection filled in."""
+    where = masked(url)
+    if command == "backup":
+        print(
+            f"backup: the store is on PostgreSQL ({where}): back it up with PostgreSQL's own tool, e.g.\n"
+            f"  pg_dump --format=custom --file=spreadwatch.dump '{where}'\n"
+            "(a consistent snapshot while the service runs; PGPASSWORD supplies the password), "
+            "or continuous archiving for point-in-time recovery",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"restore: the store is on PostgreSQL ({where}): stop every instance, then e.g.\n"
+            f"  pg_restore --clean --if-exists --dbname='{where}' spreadwatch.dump",
+            file=sys.stderr,
+        )
+    return ExitCode.CONFIG
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    if settings.storage.url:
+        return _postgres_only("backup", settings.storage.url)
     try:
         info = backup(settings.storage.path, Path(args.path), overwrite=args.force)
     except BackupError as exc:
@@ -50,6 +73,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    if settings.storage.url:
+        return _postgres_only("restore", settings.storage.url)
     try:
         done = restore(Path(args.path), settings.storage.path, force=args.force)
     except BackupError as exc:

@@ -41,7 +41,8 @@ class Health:
     def __init__(self, application: Any, services: Services) -> None:
         self.application = application
         self.services = services
-        self._store_file = _file_id(services.store.path)
+        path = services.store.path
+        self._store_file = None if path is None else _file_id(path)
 
     async def problems(self) -> list[str]:
         from bot.scheduling import JOB_NAME
@@ -67,7 +68,7 @@ class Health:
 
     def _check_store(self) -> None:
         path = self.services.store.path
-        if _file_id(path) != self._store_file:
+        if path is not None and _file_id(path) != self._store_file:
             # a restore (or a careless mv) put another file in its place: this process still writes to
             # the old one, whose rows nobody will ever read
             raise RuntimeError(f"{path} was replaced or removed since the start; restart the service")

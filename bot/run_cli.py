@@ -43,7 +43,7 @@ def startup_summary(settings: Settings, store: Store, token: str) -> str:
     lines = [
         "spreadwatch bot starting",
         f"  updates: {listen}",
-        f"  store: {store.path} ({subscribers} subscriber(s); latest data {latest})",
+        f"  store: {store.describe()} ({subscribers} subscriber(s); latest data {latest})",
         f"  source: {settings.data.source} ({source.label})",
         f"  daily job: weekdays at {s.daily_time:%H:%M} {s.timezone}; admins: {len(tg.admins)}",
     ]

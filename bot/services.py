@@ -22,5 +22,5 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = now_utc) -> Services:
-        store = Store(settings.storage.path)
+        store = Store(settings.storage.target)
         return cls(settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=clock)

@@ -19,12 +19,12 @@ any JSON-serialisable dict as its state.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from jobs.db import Connection
 from jobs.outbox import Outbox
 from jobs.rules import AlertState, RuleParams, Transition
 from jobs.spread import Snapshot
@@ -132,9 +132,7 @@ def record_transitions(
     return RecordResult(acc.states, acc.transitions, acc.queued, tuple(acc.skipped))
 
 
-def _record_one(
-    conn: sqlite3.Connection, outbox: Outbox, rule_id: str, day: date, outcome: ChatOutcome, acc: _Acc
-) -> None:
+def _record_one(conn: Connection, outbox: Outbox, rule_id: str, day: date, outcome: ChatOutcome, acc: _Acc) -> None:
     row = conn.execute(
         "SELECT day FROM alert_state WHERE rule_id = ? AND chat_id = ?", (rule_id, outcome.chat_id)
     ).fetchone()
@@ -151,9 +149,9 @@ def _record_one(
     t = outcome.transition
     if t is None:
         return
-    cur = conn.execute(
-        """INSERT OR IGNORE INTO alert_log (rule_id, chat_id, day, kind, tier, previous_tier, reason, inputs_json,
-           queued, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+    logged = conn.execute(
+        """INSERT INTO alert_log (rule_id, chat_id, day, kind, tier, previous_tier, reason, inputs_json,
+           queued, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id""",
         (
             rule_id,
             outcome.chat_id,
@@ -166,8 +164,8 @@ def _record_one(
             int(bool(t.parts)),
             now_iso(),
         ),
-    )
-    if cur.rowcount != 1:
+    ).fetchone()
+    if logged is None:  # logged already: its messages were queued with it
         return
     acc.transitions += 1
     if t.parts:
@@ -179,7 +177,7 @@ def _record_one(
             day=day,
             chat_id=outcome.chat_id,
             parts=t.parts,
-            log_id=cur.lastrowid,
+            log_id=int(logged[0]),
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,7 +23,7 @@ class Chat:
         return self.muted_until is not None and day <= self.muted_until
 
 
-def _chat_from_row(row: sqlite3.Row) -> Chat:
+def _chat_from_row(row: Any) -> Chat:
     return Chat(
         chat_id=int(row["chat_id"]),
         chat_type=row["chat_type"],

@@ -10,11 +10,14 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from jobs.calendar import CalendarFileError, TradingCalendar, base_trading_days
+from jobs.db import PgConnection, PostgresDatabase, db_errors, masked
 from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
+from jobs.schema import MIGRATIONS
 from jobs.settings import Settings
 from jobs.store import store_error
 
@@ -131,7 +134,9 @@ def regime_file_lines(settings: Settings) -> list[str]:
 def calendar_summary(settings: Settings) -> str:
     """Where the trading calendar ends: check-config prints it (the daily job relies on it)."""
     stored: list[date] = []
-    if settings.storage.path.is_file() and settings.storage.path.stat().st_size:
+    if settings.storage.url:
+        stored = _postgres_calendar_days(settings.storage.url)
+    elif settings.storage.path.is_file() and settings.storage.path.stat().st_size:
         try:
             with sqlite3.connect(f"file:{settings.storage.path}?mode=ro", uri=True) as conn:
                 stored = [date.fromisoformat(r[0]) for r in conn.execute("SELECT date FROM calendar_days")]
@@ -149,6 +154,45 @@ def calendar_summary(settings: Settings) -> str:
     )
 
 
+def describe_store(settings: Settings) -> str:
+    url = settings.storage.url
+    return f"{masked(url)} (PostgreSQL)" if url else str(settings.storage.path)
+
+
+def _postgres_calendar_days(url: str) -> list[date]:
+    try:
+        with _pg_connect(url) as conn:
+            if conn.execute("SELECT to_regclass('calendar_days')").fetchone()[0] is None:
+                return []
+            return [date.fromisoformat(r[0]) for r in conn.execute("SELECT date FROM calendar_days")]
+    except db_errors():
+        return []  # check_store says what is wrong
+
+
+def _pg_connect(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url, connect_timeout=10, autocommit=True)
+
+
+def check_postgres(url: str) -> list[Problem]:
+    """Can the store be reached and used, without changing it: a connection and its schema version."""
+    try:
+        with _pg_connect(url) as conn:
+            version = PostgresDatabase(url).schema_version(PgConnection(conn))
+    except db_errors() as exc:
+        return [Problem("file", str(PostgresDatabase(url).error(exc)))]
+    if version > len(MIGRATIONS):
+        return [
+            Problem(
+                "file",
+                f"the store {masked(url)} has schema version {version}, newer than this program knows "
+                f"({len(MIGRATIONS)}); upgrade spreadwatch",
+            )
+        ]
+    return []
+
+
 def _writable_ancestor(folder: Path) -> tuple[Path, bool]:
     """The nearest existing folder of ``folder`` and whether the store's folder can be made there."""
     probe = folder
@@ -158,6 +202,8 @@ def _writable_ancestor(folder: Path) -> tuple[Path, bool]:
 
 
 def check_store(settings: Settings) -> list[Problem]:
+    if settings.storage.url:
+        return check_postgres(settings.storage.url)
     path = settings.storage.path
     if str(path) == ":memory:":
         return []

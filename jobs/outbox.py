@@ -9,7 +9,8 @@ Row life cycle::
 
 * The idempotency key (rule, tier, kind, trading date, chat, part) is UNIQUE: enqueueing the same
   message twice is a no-op, so a re-run of a day can never queue a second copy.
-* ``claim`` is a conditional UPDATE: of two senders racing for a row exactly one gets it.
+* ``claim`` is a conditional UPDATE of a row selected ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: of
+  two senders (or two instances) racing for a row exactly one gets it, and neither waits.
 * A claim is a lease: a sender that dies while holding a row leaves it ``sending``; once the lease
   expires another sender (or the restarted one) takes it again. A live sender renews its lease
   (``renew``, conditional on still holding it) right before each send, and skips the row if that
@@ -23,13 +24,13 @@ Times are Unix seconds (REAL) so that due-ness is a plain numeric comparison.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
+from jobs.db import Connection
 from jobs.store import Store, now_iso
 
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
@@ -66,7 +67,7 @@ class OutboxRow:
         return (self.rule_id, self.tier, self.kind, self.day, self.chat_id, self.part)
 
 
-def _row(r: sqlite3.Row) -> OutboxRow:
+def _row(r: Any) -> OutboxRow:
     return OutboxRow(
         id=int(r["id"]),
         rule_id=r["rule_id"],
@@ -92,7 +93,7 @@ class Outbox:
     # -- writing (inside the caller's transaction) ---------------------------------------------
     def enqueue(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         *,
         rule_id: str,
         tier: int,
@@ -107,8 +108,8 @@ class Outbox:
         added = 0
         for i, text in enumerate(parts):
             cur = conn.execute(
-                """INSERT OR IGNORE INTO outbox (rule_id, tier, kind, day, chat_id, part, text, next_attempt_at,
-                   log_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO outbox (rule_id, tier, kind, day, chat_id, part, text, next_attempt_at,
+                   log_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                 (rule_id, tier, kind, day.isoformat(), chat_id, i, text, now, log_id, created),
             )
             added += cur.rowcount
@@ -172,24 +173,23 @@ class Outbox:
     def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
         """Take a row for sending; None when another sender has it (or it is no longer due)."""
         now = self.clock()
-        with self.store.transaction() as conn:
-            cur = conn.execute(
-                """UPDATE outbox SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1
-                   WHERE id = ? AND ((status = 'pending' AND next_attempt_at <= ?)
-                                     OR (status = 'sending' AND lease_until < ?))""",
+        skip_locked = self.store.db.skip_locked
+        with self.store.transaction(exclusive=False) as conn:
+            r = conn.execute(
+                f"""UPDATE outbox SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1
+                   WHERE id = (SELECT id FROM outbox WHERE id = ? AND ((status = 'pending' AND next_attempt_at <= ?)
+                                     OR (status = 'sending' AND lease_until < ?)){skip_locked})
+                   RETURNING *""",
                 (worker, now + lease_s, row_id, now, now),
-            )
-            if cur.rowcount != 1:
-                return None
-            r = conn.execute("SELECT * FROM outbox WHERE id = ?", (row_id,)).fetchone()
-        return _row(r)
+            ).fetchone()
+        return None if r is None else _row(r)
 
     def renew(self, row_id: int, worker: str, lease_s: float) -> bool:
         """Extend this sender's lease right before it sends; False when the row is no longer its own
         (the lease ran out, another sender claimed it, or it was finished meanwhile, e.g. marked dead by
         a group migration): the caller must not send it."""
         now = self.clock()
-        with self.store.transaction() as conn:
+        with self.store.transaction(exclusive=False) as conn:
             cur = conn.execute(
                 """UPDATE outbox SET lease_until = ?
                    WHERE id = ? AND status = 'sending' AND claimed_by = ? AND lease_until >= ?""",
@@ -198,7 +198,7 @@ class Outbox:
             return cur.rowcount == 1
 
     def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
-        with self.store.transaction() as conn:
+        with self.store.transaction(exclusive=False) as conn:
             cur = conn.execute(
                 """UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, lease_until = NULL,
                    last_error = NULL WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
@@ -208,10 +208,11 @@ class Outbox:
 
     def retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
         """Back to pending; a flood-limit wait does not count as a failed attempt."""
-        with self.store.transaction() as conn:
+        uncount = ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+        with self.store.transaction(exclusive=False) as conn:
             conn.execute(
                 f"""UPDATE outbox SET status = 'pending', next_attempt_at = ?, last_error = ?, lease_until = NULL,
-                    claimed_by = NULL{"" if count_attempt else ", attempts = MAX(attempts - 1, 0)"}
+                    claimed_by = NULL{"" if count_attempt else uncount}
                     WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
                 (self.clock() + delay_s, error[:500], row_id, worker),
             )
@@ -219,7 +220,7 @@ class Outbox:
     def give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
         if status not in ("failed", "dead"):
             raise ValueError(status)
-        with self.store.transaction() as conn:
+        with self.store.transaction(exclusive=False) as conn:
             conn.execute(
                 """UPDATE outbox SET status = ?, last_error = ?, lease_until = NULL
                    WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
@@ -239,16 +240,24 @@ class Outbox:
     def move_chat(self, old_chat_id: int, new_chat_id: int) -> int:
         """A group became a supergroup: its unsent rows follow it (a row already queued there wins)."""
         with self.store.transaction() as conn:
+            # rows whose key is already queued for the new chat stay behind (and die below)
             moved = conn.execute(
-                """UPDATE OR IGNORE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'sending')""",
-                (new_chat_id, old_chat_id),
+                """UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'sending')
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.chat_id = ? AND o.rule_id = outbox.rule_id
+                       AND o.tier = outbox.tier AND o.kind = outbox.kind AND o.day = outbox.day
+                       AND o.part = outbox.part)""",
+                (new_chat_id, old_chat_id, new_chat_id),
             ).rowcount
             conn.execute(
                 """UPDATE outbox SET status = 'dead', last_error = ?
                    WHERE chat_id = ? AND status IN ('pending', 'sending')""",
                 (f"chat migrated to {new_chat_id}; already queued there", old_chat_id),
             )
-            conn.execute("UPDATE OR IGNORE alert_state SET chat_id = ? WHERE chat_id = ?", (new_chat_id, old_chat_id))
+            conn.execute(
+                """UPDATE alert_state SET chat_id = ? WHERE chat_id = ? AND NOT EXISTS
+                   (SELECT 1 FROM alert_state a WHERE a.chat_id = ? AND a.rule_id = alert_state.rule_id)""",
+                (new_chat_id, old_chat_id, new_chat_id),
+            )
             return moved
 
     def prune(self, before: date) -> int:

@@ -67,6 +67,35 @@ class MetricSettings(_Strict):
 
 class StorageSettings(_Strict):
     path: Path = Path("spreadwatch.db")
+    # PostgreSQL instead of the SQLite file: postgresql://USER@HOST:PORT/DB; the password comes from
+    # PGPASSWORD (or ~/.pgpass), never from this file
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql://USER@HOST:PORT/DB URL (or leave it out to use storage.path)")
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(v)
+            parts.port  # noqa: B018 - parsing the port validates it
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.password is not None:
+            raise ValueError("must not contain the password: set it in the environment as PGPASSWORD instead")
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ValueError("needs a host and a database name: postgresql://USER@HOST:PORT/DB")
+        return v
+
+    @property
+    def target(self) -> str | Path:
+        """What the store opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.url if self.url else self.path
 
 
 class TelegramSettings(_Strict):

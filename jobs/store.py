@@ -1,23 +1,20 @@
-"""The embedded store: one SQLite file holding prices, computed snapshots and fetch history.
+"""The store: prices, computed snapshots and fetch history, in one SQLite file or on PostgreSQL.
 
-* Versioned schema (``PRAGMA user_version``) migrated forward on open; features add migrations to
-  ``MIGRATIONS`` (append only, never edit a released one).
-* Safe from two processes: WAL journal, a busy timeout, and short write transactions.
+* Versioned schema migrated forward on open; features add migrations to ``MIGRATIONS``
+  (:mod:`jobs.schema`; append only, never edit a released one).
+* One set of queries for both databases (:mod:`jobs.db` says which SQL that is); safe from two
+  processes or instances: writes are short transactions serialised by the database layer.
 * Everything is keyed by source name ("sample", "akshare", "csv:/path"), so switching the configured
   source never mixes one data set into another.
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
-import os
-import sqlite3
-import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,32 +23,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from jobs.db import (
+    Connection,
+    Database,
+    SqliteDatabase,
+    StoreError,
+    db_errors,
+    lock_path,
+    open_database,
+    sqlite_error,
+    upsert_sql,
+)
 from jobs.schema import MIGRATIONS
 from jobs.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
 
 log = logging.getLogger(__name__)
 
-JUST_CREATED_S = 60.0
-
-def _enable_wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
-    """Switch to WAL. On a brand-new file two processes may race to do it, and SQLite answers the loser
-    SQLITE_BUSY at once, without its busy handler: so retry for a while instead of failing."""
-    deadline = time.monotonic() + patience_s
-    delay = 0.01
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.5)
-
 
 def refresh_lock_path(store_path: str | Path) -> Path:
-    """The file whose ``flock`` serialises refreshes of a store (``Store.refresh_lock``; restore checks it)."""
-    return Path(f"{store_path}.refresh-lock")
+    """The file whose ``flock`` serialises refreshes of an SQLite store (``Store.refresh_lock``; restore checks it)."""
+    return lock_path(store_path, "refresh")
 
 
 def now_iso() -> str:
@@ -59,30 +50,9 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class StoreError(RuntimeError):
-    """The store cannot be used; ``str()`` is one line naming the file and what to do."""
-
-
-def store_error(path: Path, exc: sqlite3.Error) -> StoreError:
-    """One line for an SQLite error about the store file, with what the operator can do about it."""
-    text = " ".join(str(exc).split())  # quick_check's details span lines; the answer is one line
-    if "malformed" in text or "not a database" in text:
-        return StoreError(
-            f"the store {path} is damaged ({text}): restore it from a backup, or move it away to start "
-            "an empty store (its subscribers and alert states are then lost)"
-        )
-    if "readonly" in text or "read-only" in text:
-        return StoreError(f"the store {path} is read-only ({text}): make the file and its folder writable")
-    if "unable to open" in text or "disk I/O" in text:
-        return StoreError(
-            f"cannot open the store {path} ({text}): check that its folder exists and is writable "
-            "(SQLite also creates the files -wal and -shm beside it)"
-        )
-    if "locked" in text or "busy" in text:
-        return StoreError(f"the store {path} is locked by another process ({text}): try again when it is done")
-    if "full" in text:
-        return StoreError(f"the disk of the store {path} is full ({text}): free some space")
-    return StoreError(f"the store {path} cannot be used: {type(exc).__name__}: {text}")
+def store_error(path: Path, exc: BaseException) -> StoreError:
+    """One line for an SQLite error about the store file (kept for callers that only have the path)."""
+    return sqlite_error(path, exc)
 
 
 @dataclass(frozen=True)
@@ -98,153 +68,88 @@ class FetchRecord:
 
 
 class Store:
-    """A connection per thread onto one SQLite file."""
+    """Prices, snapshots, the fetch log and calendar days, on one database (:mod:`jobs.db`).
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self._local = threading.local()
+    ``target`` is an SQLite file path (or ``:memory:``) or a ``postgresql://`` URL.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.db: Database = open_database(target)
+        # the SQLite file (None on PostgreSQL): backups, the service lock and ops checks use it
+        self.path: Path | None = self.db.path if isinstance(self.db, SqliteDatabase) else None
         self._price_cache: dict[tuple[str, str], tuple[str, pd.DataFrame]] = {}
-        self._memory_refresh_lock = threading.Lock()
-        fresh = True
-        if str(path) != ":memory:":
-            fresh = self._prepare_file()
         try:
+            fresh = self.db.prepare()
             if not fresh:
-                self._check_integrity()
+                self.db.check_integrity()
             self._migrate()
-        except sqlite3.Error as exc:
-            self.close()
-            raise store_error(self.path, exc) from None
         except StoreError:
             self.close()
             raise
+        except db_errors() as exc:
+            self.close()
+            raise self.db.error(exc) from None
+
+    def describe(self) -> str:
+        """Where the store is, fit to print (a URL without its password)."""
+        return self.db.describe()
+
+    @property
+    def kind(self) -> str:
+        return self.db.kind
 
     # -- connection handling -------------------------------------------------------------------
-    def connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA busy_timeout=30000")
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._local.conn = conn
-        return conn
+    def connect(self) -> Any:
+        return self.db.connect()
 
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front so two writers never deadlock."""
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+    def transaction(self, exclusive: bool = True) -> AbstractContextManager[Any]:
+        """A write transaction, serialised with every other one (see :mod:`jobs.db`)."""
+        return self.db.transaction(exclusive)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.db.close()
+
+    def close_all(self) -> None:
+        self.db.close_all()
 
     def schema_version(self) -> int:
-        return int(self.connect().execute("PRAGMA user_version").fetchone()[0])
-
-    def _prepare_file(self) -> bool:
-        """Create the store's folder; True when there is no store yet (nothing to check or lose)."""
-        folder = self.path.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot create the store's folder {folder} ({exc.strerror or exc}): "
-                "create it, or set storage.path to a writable place"
-            ) from None
-        if self.path.is_dir():
-            raise StoreError(f"the store {self.path} is a folder: set storage.path to a file name inside it")
-        if not self.path.exists():
-            return True
-        stat = self.path.stat()
-        if stat.st_size == 0:
-            # SQLite takes an empty file for a new database: say so, it may be a store whose contents
-            # (subscribers, alert states) were lost, e.g. truncated by a full disk or a bad copy. A file
-            # created a moment ago is another process opening the same new store at the same time.
-            if time.time() - stat.st_mtime < JUST_CREATED_S:
-                return True
-            log.warning(
-                "the store %s is an empty file (0 bytes): starting a new, empty store in it; "
-                "if it held subscribers, stop now and restore it from a backup",
-                self.path,
-            )
-            return True
-        return False
-
-    def _check_integrity(self) -> None:
-        """``PRAGMA quick_check`` at open: a damaged store stops the program at once, instead of
-        answering some commands and failing half-way through others."""
-        rows = self.connect().execute("PRAGMA quick_check(1)").fetchall()
-        if rows and rows[0][0] != "ok":
-            raise sqlite3.DatabaseError(f"database disk image is malformed ({rows[0][0]})")
+        return self.db.schema_version(self.connect())
 
     def _migrate(self) -> None:
         with self.transaction() as conn:
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            version = self.db.schema_version(conn)
             if version > len(MIGRATIONS):
                 raise StoreError(
-                    f"{self.path} has schema version {version}, newer than this program knows "
+                    f"{self.describe()} has schema version {version}, newer than this program knows "
                     f"({len(MIGRATIONS)}); upgrade spreadwatch"
                 )
             # rewriting the version is a write probe: a read-only file fails here, at open, rather than
             # at the first alert or subscription it cannot store
-            conn.execute(f"PRAGMA user_version = {version}")
+            self.db.set_schema_version(conn, version)
             for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in script.split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {i}")
+                for statement in self.db.migration_statements(script):
+                    conn.execute(statement)
+                self.db.set_schema_version(conn, i)
 
-    @contextmanager
-    def refresh_lock(self, patience_s: float = 900.0) -> Iterator[None]:
+    def lock(self, name: str, patience_s: float = 900.0) -> AbstractContextManager[None]:
+        """A named lock across threads, processes and (on PostgreSQL) machines, e.g. ``daily``."""
+        return self.db.lock(name, patience_s)
+
+    def refresh_lock(self, patience_s: float = 900.0) -> AbstractContextManager[None]:
         """Held around a refresh (fetch, validate, save, recompute), across threads and processes.
 
         Two refreshes at once would fetch from the same stored end and the second batch would overlap
-        the first one's rows. An exclusive ``flock`` on a file beside the database serialises them; the
-        kernel releases it when a holder dies, so a killed run never blocks the next one. The wait is
-        long because a first backfill takes minutes.
+        the first one's rows. The holder's death releases it, so a killed run never blocks the next
+        one. The wait is long because a first backfill takes minutes.
         """
-        if str(self.path) == ":memory:":
-            with self._memory_refresh_lock:
-                yield
-            return
-        fd = os.open(refresh_lock_path(self.path), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + patience_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        msg = f"another refresh of {self.path} has held its lock for {patience_s:.0f} s"
-                        raise TimeoutError(msg) from None
-                    time.sleep(0.05)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        return self.db.lock("refresh", patience_s)
 
     # -- meta ----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
         row = self.connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def set_meta(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
+    def set_meta(self, key: str, value: str, conn: Connection | None = None) -> None:
         (conn or self.connect()).execute(
             "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
@@ -278,11 +183,13 @@ class Store:
         ]
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO prices (source, code, date, close, amount) VALUES (?, ?, ?, ?, ?)",
+                """INSERT INTO prices (source, code, date, close, amount) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (source, code, date) DO UPDATE SET close = excluded.close, amount = excluded.amount""",
                 rows,
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO industry_names (source, code, valid_from, name) VALUES (?, ?, ?, ?)",
+                """INSERT INTO industry_names (source, code, valid_from, name) VALUES (?, ?, ?, ?)
+                   ON CONFLICT DO NOTHING""",
                 [(source, c, d.isoformat(), n) for c, d, n in names],
             )
             # a version per source lets every process know whether its cached price frame is current
@@ -302,10 +209,8 @@ class Store:
         cached = self._price_cache.get(key)
         if cached is not None and version is not None and cached[0] == version:
             return cached[1].copy()
-        cur = self.connect().cursor()
-        cur.row_factory = None  # plain tuples: sqlite3.Row objects make this several times slower
         # no ORDER BY: scanning the primary key is much faster than the date index; pivot sorts anyway
-        rows = cur.execute(f"SELECT date, code, {column} FROM prices WHERE source = ?", (source,)).fetchall()
+        rows = self.db.fetch_tuples(f"SELECT date, code, {column} FROM prices WHERE source = ?", (source,))
         if not rows:
             return pd.DataFrame(index=pd.DatetimeIndex([]), dtype=float)
         dates, codes, values = zip(*rows, strict=True)
@@ -347,9 +252,7 @@ class Store:
             if since is None:
                 conn.execute("DELETE FROM snapshots WHERE source = ?", (source,))
             conn.executemany(
-                """INSERT OR REPLACE INTO snapshots (source, date, spread, percentile, top_avg, bottom_avg,
-                   n_ranked, history_days, history_rank, base_date, window, k, gains_json, computed_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                upsert_sql("snapshots", SNAPSHOT_COLUMNS, key=("source", "date")),
                 rows,
             )
         return len(rows)
@@ -448,8 +351,16 @@ class Store:
 
     def save_calendar_days(self, days: Sequence[date]) -> None:
         with self.transaction() as conn:
-            conn.executemany("INSERT OR IGNORE INTO calendar_days (date) VALUES (?)", [(d.isoformat(),) for d in days])
+            conn.executemany(
+                "INSERT INTO calendar_days (date) VALUES (?) ON CONFLICT DO NOTHING", [(d.isoformat(),) for d in days]
+            )
             self.set_meta("calendar_refreshed_at", now_iso(), conn)
+
+
+SNAPSHOT_COLUMNS = (
+    "source", "date", "spread", "percentile", "top_avg", "bottom_avg", "n_ranked", "history_days",
+    "history_rank", "base_date", "window", "k", "gains_json", "computed_at",
+)  # fmt: skip
 
 
 def _gain_dict(g: IndustryGain) -> dict[str, Any]:
@@ -475,7 +386,7 @@ def _snapshot_row(source: str, snap: Snapshot, computed_at: str) -> tuple[Any, .
     )
 
 
-def _snapshot_from_row(row: sqlite3.Row) -> Snapshot:
+def _snapshot_from_row(row: Any) -> Snapshot:
     gains = tuple(
         IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in json.loads(row["gains_json"])
     )

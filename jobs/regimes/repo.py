@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import date
 
 import pandas as pd
 
+from jobs.db import Connection, upsert_sql
 from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.transitions import Known, Transition
@@ -26,7 +26,7 @@ class RegimeRepo:
         rows = [(series, m.replace(day=1).isoformat(), float(v)) for m, v in points]
         with self.store.transaction() as conn:
             before = conn.execute("SELECT COUNT(*) FROM regime_series WHERE series = ?", (series,)).fetchone()[0]
-            conn.executemany("INSERT OR REPLACE INTO regime_series (series, month, value) VALUES (?, ?, ?)", rows)
+            conn.executemany(upsert_sql("regime_series", ("series", "month", "value"), key=("series", "month")), rows)
             after = conn.execute("SELECT COUNT(*) FROM regime_series WHERE series = ?", (series,)).fetchone()[0]
         return int(after - before)
 
@@ -50,13 +50,11 @@ class RegimeRepo:
     def rankings(self, source: str, start: date, end: date) -> list[Ranking]:
         """The stored snapshots from ``start`` to ``end`` as far as the scenarios read them: parsing only
         the top and bottom K of each day's gains keeps a history of thousands of days quick."""
-        cur = self.store.connect().cursor()
-        cur.row_factory = None
-        rows = cur.execute(
+        rows = self.store.db.fetch_tuples(
             """SELECT date, spread, percentile, k, gains_json FROM snapshots
                WHERE source = ? AND date >= ? AND date <= ? ORDER BY date""",
             (source, start.isoformat(), end.isoformat()),
-        ).fetchall()
+        )
         out = []
         for day, spread, percentile, k, raw in rows:
             gains = json.loads(raw)
@@ -77,7 +75,7 @@ class RegimeRepo:
         ]
         with self.store.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO sw_analysis (date, code, name, share, pe, pb) VALUES (?, ?, ?, ?, ?, ?)", data
+                upsert_sql("sw_analysis", ("date", "code", "name", "share", "pe", "pb"), key=("date", "code")), data
             )
         return len(data)
 
@@ -95,8 +93,11 @@ class RegimeRepo:
     def save_board(self, point: BoardPoint) -> None:
         with self.store.transaction() as conn:
             conn.execute(
-                """INSERT OR REPLACE INTO board_snapshots (board, date, constituents, board_cap, market_cap)
-                   VALUES (?, ?, ?, ?, ?)""",
+                upsert_sql(
+                    "board_snapshots",
+                    ("board", "date", "constituents", "board_cap", "market_cap"),
+                    key=("board", "date"),
+                ),
                 (point.board, point.day.isoformat(), point.constituents, point.board_cap, point.market_cap),
             )
 
@@ -123,11 +124,12 @@ class RegimeRepo:
     # -- policy events -------------------------------------------------------------------------
     def add_event(self, day: date, text: str, author: str, author_id: int | None = None) -> int:
         with self.store.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO policy_events (date, text, author_id, author, created_at) VALUES (?, ?, ?, ?, ?)",
+            row = conn.execute(
+                """INSERT INTO policy_events (date, text, author_id, author, created_at) VALUES (?, ?, ?, ?, ?)
+                   RETURNING id""",
                 (day.isoformat(), text, author_id, author, now_iso()),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
     def delete_event(self, event_id: int) -> bool:
         """Removed events stay in the table (marked) so that past states remain explainable."""
@@ -150,9 +152,7 @@ class RegimeRepo:
         rows = self.store.connect().execute("SELECT scenario, state, since FROM regime_states").fetchall()
         return {r[0]: Known(State(r[1]), date.fromisoformat(r[2])) for r in rows}
 
-    def record(
-        self, conn: sqlite3.Connection, day: date, known: dict[str, Known], transitions: Sequence[Transition]
-    ) -> None:
+    def record(self, conn: Connection, day: date, known: dict[str, Known], transitions: Sequence[Transition]) -> None:
         """Store the new known states and the transitions, inside the caller's transaction."""
         now = now_iso()
         reasons = {t.scenario: t.result for t in transitions}
@@ -178,8 +178,9 @@ class RegimeRepo:
                 ),
             )
         conn.executemany(
-            """INSERT OR IGNORE INTO regime_transitions
-               (scenario, day, old_state, new_state, reason, evidence_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            """INSERT INTO regime_transitions
+               (scenario, day, old_state, new_state, reason, evidence_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT DO NOTHING""",
             [
                 (t.scenario, t.day.isoformat(), t.old.value, t.new.value, t.result.reason, evidence_json(t.result), now)
                 for t in transitions

@@ -1,4 +1,5 @@
-"""``spreadwatch backup PATH`` and ``spreadwatch restore PATH`` (SQLite store; see jobs.backup).
+"""``spreadwatch backup PATH`` and ``spreadwatch restore PATH`` (SQLite store; see jobs.backup), and
+``spreadwatch migrate-store --from sqlite:PATH --to postgresql://...`` (see jobs.migrate_store).
 
 Exit codes: 0 done; 1 it could not be done now (a running service, a refresh, a write error);
 2 a wrong file or argument (not a spreadwatch store, an unknown schema version, a missing file).
@@ -14,6 +15,8 @@ from typing import Any
 from bot.cli_common import ExitCode, add_common_options, settings_from_args
 from jobs.backup import BackupError, StoreFile, backup, restore
 from jobs.db import masked
+from jobs.migrate_store import MigrateError, migrate, parse_target
+from jobs.store import Store
 
 
 def add_ops_commands(sub: Any) -> None:
@@ -32,6 +35,41 @@ def add_ops_commands(sub: Any) -> None:
         help="replace the store even while a service uses it (then restart the service at once)",
     )
     p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "migrate-store",
+        help="copy every table of one store into a new, empty one (SQLite to PostgreSQL, or back) and verify",
+    )
+    p.add_argument("--from", dest="source", required=True, metavar="STORE", help="sqlite:PATH or postgresql://...")
+    p.add_argument("--to", dest="target", required=True, metavar="STORE", help="postgresql://USER@HOST:PORT/DB")
+    p.set_defaults(func=cmd_migrate_store)
+
+
+def cmd_migrate_store(args: argparse.Namespace) -> int:
+    try:
+        source_spec = parse_target(args.source, "--from")
+        target_spec = parse_target(args.target, "--to")
+        if isinstance(source_spec, Path) and not source_spec.is_file():
+            raise MigrateError(f"--from: {source_spec}: no such store file", ExitCode.FILE)
+        source = Store(source_spec)
+        target = Store(target_spec)
+        try:
+            counts = migrate(source, target)
+        finally:
+            source.close_all()
+            target.close_all()
+    except MigrateError as exc:
+        print(f"migrate-store: {exc}", file=sys.stderr)
+        return exc.exit_code
+    width = max(len(c.table) for c in counts)
+    for c in counts:
+        print(f"  {c.table:<{width}}  {c.target:>9,} row(s)")
+    total = sum(c.target for c in counts)
+    print(
+        f"migrate-store: {source.describe()} -> {target.describe()}: {len(counts)} tables, {total:,} rows, "
+        "counts verified; point storage.url at the new store and start the service"
+    )
+    return ExitCode.OK
 
 
 def _describe(info: StoreFile) -> str:

@@ -101,6 +101,21 @@ def run_daily(
     now: datetime | None = None,
     render: Render | None = None,
 ) -> DailyResult:
+    """Refresh, evaluate every trading day not yet evaluated up to the target, and queue the alerts.
+
+    Held under the store's ``daily`` lock: of two instances (or the bot and a cron ``run-daily``) on
+    one store, one runs the job and the other, once it has the lock, finds the day evaluated.
+    """
+    with services.store.lock("daily"):
+        return _run_daily(services, as_of, now, render)
+
+
+def _run_daily(
+    services: DailyServices,
+    as_of: date | None,
+    now: datetime | None,
+    render: Render | None,
+) -> DailyResult:
     settings, store, engine = services.settings, services.store, services.engine
     render = render or default_render
     split: Split = split_message

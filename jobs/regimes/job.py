@@ -89,14 +89,16 @@ def run_regimes_if_due(services: RegimeServices, spread_evaluated_key: str) -> R
     catches up after downtime.
     """
     store = services.store
-    raw = store.get_meta(spread_evaluated_key)
-    if raw is None:
-        return None
-    day = date.fromisoformat(raw)
-    mine = store.get_meta(evaluated_key(services.engine.source.name))
-    if mine is not None and date.fromisoformat(mine) >= day:
-        return None
-    return run_regimes(services, day)
+    # one instance evaluates a day: the other, once it has the lock, finds it done
+    with store.lock("regimes"):
+        raw = store.get_meta(spread_evaluated_key)
+        if raw is None:
+            return None
+        day = date.fromisoformat(raw)
+        mine = store.get_meta(evaluated_key(services.engine.source.name))
+        if mine is not None and date.fromisoformat(mine) >= day:
+            return None
+        return run_regimes(services, day)
 
 
 def _queue_alerts(

@@ -144,5 +144,5 @@ async def send_outbox(settings: Settings, services: Services, token: str, wait_u
     from bot.telegram_client import bot_for
 
     async with bot_for(settings, token) as bot:
-        sender = OutboxSender(bot, Outbox(services.store), services.chats)
+        sender = OutboxSender(bot, Outbox(services.store), services.chats, rate=settings.telegram.rate)
         return await sender.drain(wait_up_to_s=wait_up_to_s)

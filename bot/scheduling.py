@@ -69,7 +69,9 @@ def sender_of(application: AnyApplication) -> OutboxSender:
     sender = application.bot_data.get(_SENDER)
     if sender is None:
         services = services_of(application)
-        sender = OutboxSender(application.bot, Outbox(services.store), services.chats)
+        sender = OutboxSender(
+            application.bot, Outbox(services.store), services.chats, rate=services.settings.telegram.rate
+        )
         sender.events = events_of(application)
         application.bot_data[_SENDER] = sender
     assert isinstance(sender, OutboxSender)

@@ -111,6 +111,9 @@ class TelegramSettings(_Strict):
     # channels or groups that get every alert, by id (-100...) or public @username: the bot must be
     # allowed to post there; a channel's posts are never taken as commands
     broadcast: tuple[str, ...] = ()
+    # messages per second this instance sends (Telegram allows about 30 per bot): instances sharing
+    # one database (storage.url) share the bot's limit, so give each its part (two: 14.75)
+    rate: float = Field(29.5, gt=0, le=30)
 
     @field_validator("broadcast", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""A sender process for the crash test: ``python outbox_worker.py DB BASE_URL LEASE_S``.
+"""A sender process for the crash tests: ``python outbox_worker.py DB BASE_URL LEASE_S [RATE]``.
 
 It drains the outbox of DB through the fake Bot API at BASE_URL exactly as the bot does, with a short
 lease so that a restarted worker takes over a killed one's claims quickly.
@@ -19,16 +19,16 @@ from jobs.outbox import Outbox
 from jobs.store import Store
 
 
-async def main(db: str, base_url: str, lease_s: float) -> None:
+async def main(db: str, base_url: str, lease_s: float, rate: float = 25) -> None:
     store = Store(db)
     bot: ExtBot[Any] = make_bot("123456:alerts-test-token", base_url)
     async with bot:
         sender = OutboxSender(
-            bot, Outbox(store), ChatRepo(store), rate=25, concurrency=4, lease_s=lease_s, backoff_base_s=0.2
+            bot, Outbox(store), ChatRepo(store), rate=rate, concurrency=4, lease_s=lease_s, backoff_base_s=0.2
         )
         stats = await sender.drain(wait_up_to_s=lease_s + 5)
     print(f"sent {stats.sent} left {stats.left_pending}", flush=True)
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3])))
+    asyncio.run(main(sys.argv[1], sys.argv[2], *map(float, sys.argv[3:5])))

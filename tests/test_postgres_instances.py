@@ -1,0 +1,118 @@
+"""Two instances on one PostgreSQL database behave as one service.
+
+* Two ``run-daily`` processes started together for the same trading day: one evaluates it, the other
+  finds it evaluated; the alert reaches its destination once.
+* Two senders drain one outbox; one is killed mid-broadcast; the other carries on, taking over the
+  dead one's claims when their leases run out: every message arrives exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+from alerting_support import SW
+from fakebot import FakeBotAPI
+from notify_receiver import receiver
+
+from jobs.outbox import Outbox
+from jobs.store import Store
+
+TESTS = Path(__file__).resolve().parent
+DAY = date(2025, 2, 14)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS)])
+    return env  # PGPASSWORD comes from the pg_url fixture, as a deployment's environment would give it
+
+
+def _wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.02)
+
+
+def test_two_instances_running_the_daily_job_together_evaluate_the_day_once(pg_url: str, tmp_path: Path) -> None:
+    if not SW.exists():
+        pytest.skip("shared data not present")
+    with receiver() as rx:
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "storage": {"url": pg_url},
+                    "data": {"source": f"csv:{SW}"},
+                    "notify": {"destinations": [{"name": "desk", "url": rx.url(path="alerts"), "lang": "en"}]},
+                }
+            ),
+            encoding="utf-8",
+        )
+        cmd = [sys.executable, "-m", "bot.cli", "run-daily", "--config", str(config), "--as-of", "2025-02-14"]
+        procs = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+        procs.append(subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        outs = [p.communicate(timeout=180) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, out + err
+    lines = sorted(next(line for line in out.splitlines() if line.startswith("run-daily")) for out, _ in outs)
+    assert "already evaluated" in lines[0] and "evaluated 1 day(s) up to 2025-02-14" in lines[1], lines
+    (body,) = rx.bodies  # one alert, from whichever instance sent it
+    message = json.loads(body)["message"]
+    assert "54.0%" in message and "P94" in message
+    store = Store(pg_url)
+    assert int(store.connect().execute("SELECT COUNT(*) FROM alert_log").fetchone()[0]) == 1
+    assert [r.status for r in Outbox(store).rows()] == ["sent"]
+    store.close_all()
+
+
+def test_an_instance_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(pg_url: str) -> None:
+    store = Store(pg_url)
+    box = Outbox(store)
+    chats = list(range(1, 121))
+    with store.transaction() as conn:
+        for c in chats:
+            box.enqueue(conn, rule_id="spread", tier=1, kind="fire", day=DAY, chat_id=c, parts=[f"fire for {c}"])
+    lease = 1.0
+    with FakeBotAPI() as fake:
+        # two instances, each at half of Telegram's rate: together within the 30 msg/s limit
+        cmd = [sys.executable, str(TESTS / "outbox_worker.py"), pg_url, fake.base_url, str(lease), "14"]
+        doomed = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        survivor = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            _wait_for(lambda: len(fake.sent()) >= 40)
+            # Telegram stops answering (connections drop), so nothing either instance is sending now can
+            # have been delivered; once every accepted message is marked, kill one instance mid-broadcast
+            fake.fail("sendMessage", "drop", times=None)
+            time.sleep(0.3)
+            _wait_for(lambda: box.counts()["sent"] == len(fake.sent()), timeout=10)
+            doomed.send_signal(signal.SIGKILL)
+            doomed.wait(timeout=10)
+            assert box.counts()["sent"] < len(chats)
+            fake.clear_failures()
+            _, err = survivor.communicate(timeout=120)
+        finally:
+            for p in (doomed, survivor):
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        assert doomed.returncode == -signal.SIGKILL
+        assert survivor.returncode == 0, err
+        counts: dict[int, int] = {}
+        for call in fake.sent(method="sendMessage"):
+            assert call.chat_id is not None
+            counts[call.chat_id] = counts.get(call.chat_id, 0) + 1
+    assert counts == dict.fromkeys(chats, 1)
+    assert box.counts()["sent"] == len(chats)
+    store.close_all()

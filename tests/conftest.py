@@ -1,12 +1,19 @@
-"""Shared fixtures: where the real data lives, a temporary store, fast live-source settings."""
+"""Shared fixtures: where the real data lives, a temporary store, fast live-source settings, a throwaway
+PostgreSQL server (``pg_cluster``) with a fresh database per test (``pg_url``, ``make_pg_url``)."""
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Generator, Iterator
+import re
+import signal
+import threading
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
+from pgcluster import ThrowawayCluster, find_bindir
 
 from jobs.settings import Settings, parse_settings
 from jobs.store import Store
@@ -19,12 +26,30 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, None, None]:
-    """In CI (CI=true) a test skipped for want of ../shared/data fails: the data must be there."""
+    """In CI (CI=true) a test skipped for want of ../shared/data, or of PostgreSQL's server programs, fails:
+    CI must have both."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.skipped and os.environ.get("CI") == "true" and "shared data" in str(report.longrepr):
+    if not (report.skipped and os.environ.get("CI") == "true"):
+        return
+    if "shared data" in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"shared data not found at {SHARED_DATA}: CI must have it (tests skip only outside CI)"
+    elif PG_MISSING in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"{PG_MISSING_REASON}: CI must have it (.ci/run installs it; tests skip only outside CI)"
+
+
+PG_FIXTURES = frozenset({"pg_cluster", "pg_url", "make_pg_url"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that uses the throwaway PostgreSQL server (directly or through another fixture) is marked
+    ``postgres``: ``pytest -m "not postgres"`` runs everything else without PostgreSQL."""
+    for item in items:
+        if PG_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +97,82 @@ def live_settings(db: Path, **data: object) -> Settings:
 @pytest.fixture
 def akshare_settings(tmp_path: Path) -> Settings:
     return live_settings(tmp_path / "live.db")
+
+
+# -- the throwaway PostgreSQL server -----------------------------------------------------------------------
+
+PG_MISSING = "PostgreSQL not available"
+PG_MISSING_REASON = (
+    f"{PG_MISSING}: no initdb/pg_ctl/postgres in `pg_config --bindir` or /usr/lib/postgresql/*/bin "
+    "(Debian: apt-get install postgresql)"
+)
+
+
+def _sigterm_interrupts() -> Callable[[], None]:
+    """Make SIGTERM (a CI job's timeout, ``kill``) interrupt the session like Ctrl-C, so the session's
+    teardown stops the server; returns what undoes it. Nothing changes if SIGTERM is already handled."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return lambda: None
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        if signal.getsignal(signal.SIGTERM) is interrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    return restore
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[ThrowawayCluster]:
+    """One throwaway PostgreSQL server for the whole session (started on first use, in a temporary folder,
+    on a free port of 127.0.0.1); stopped and deleted at the session's end, failed or interrupted
+    (and by ``atexit`` should that teardown not run). Skips when PostgreSQL is not installed."""
+    if find_bindir() is None:
+        pytest.skip(PG_MISSING_REASON)
+    restore_sigterm = _sigterm_interrupts()
+    try:
+        with ThrowawayCluster() as cluster:
+            yield cluster
+    finally:
+        restore_sigterm()
+
+
+_pg_databases = itertools.count(1)
+
+
+@pytest.fixture
+def make_pg_url(
+    pg_cluster: ThrowawayCluster, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[Callable[[], str]]:
+    """Call it for the URL of a new, empty database (``postgresql://spreadwatch@127.0.0.1:PORT/NAME``, no
+    password): for a test that needs more than ``pg_url``'s one. ``PGPASSWORD`` holds the password for the
+    test's duration. The databases are dropped after the test."""
+    monkeypatch.setenv("PGPASSWORD", pg_cluster.password)
+    # the caller's libpq settings must not steer the tests' connections (e.g. PGSSLMODE=require)
+    for name in ("PGSERVICE", "PGSERVICEFILE", "PGSSLMODE", "PGREQUIRESSL", "PGOPTIONS", "PGCHANNELBINDING"):
+        monkeypatch.delenv(name, raising=False)
+    slug = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"t{next(_pg_databases)}_{slug}"[:63]  # PostgreSQL's limit on identifiers
+        url = pg_cluster.create_database(name)
+        created.append(name)
+        return url
+
+    yield make
+    for name in created:
+        pg_cluster.drop_database(name)
+
+
+@pytest.fixture
+def pg_url(make_pg_url: Callable[[], str]) -> str:
+    """The URL of a new, empty database on the session's server, for this test alone; the password is in
+    ``PGPASSWORD`` (never in the URL), which is where libpq and psycopg look for it."""
+    return make_pg_url()

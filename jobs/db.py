@@ -532,7 +532,13 @@ class PostgresDatabase(Database):
             try:
                 yield
             finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                import psycopg
+
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+                except psycopg.OperationalError:
+                    # the connection died meanwhile: the server released the lock with the session
+                    log.warning("the %s lock's connection to %s was lost while held", name, self.describe())
         finally:
             conn.close()
 

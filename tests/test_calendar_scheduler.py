@@ -36,8 +36,6 @@ from jobs.outbox import Outbox
 END = date(2026, 5, 29)
 
 
-
-
 @pytest.fixture
 def calendar_file(tmp_path: Path) -> Path:
     path = tmp_path / "calendar.csv"

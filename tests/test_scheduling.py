@@ -20,8 +20,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 WED_18 = datetime(2026, 6, 3, 10, 0, tzinfo=UTC)
 
 
-
-
 def test_the_daily_job_is_scheduled_in_shanghai_on_weekdays_with_a_catch_up(db: Path) -> None:
     harness = BotHarness(db).start()
     try:

@@ -117,7 +117,7 @@ class BotHarness:
         self.fake.start()
         os.environ[TOKEN_ENV] = TOKEN
         settings = settings_for(self.db, self.fake, self.source, self.data, self.sections, **self.telegram)
-        store = Store(settings.storage.path)
+        store = Store(settings.storage.target)  # sections={"storage": {"url": ...}}: PostgreSQL
         self.services = Services(
             settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=self.clock
         )

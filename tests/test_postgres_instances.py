@@ -1,5 +1,8 @@
 """Two instances on one PostgreSQL database behave as one service.
 
+* Two bots (each its own application, scheduler and sender) on one database: the daily job runs on
+  both at start-up and when triggered; each subscriber gets the day's alert once.
+
 * Two ``run-daily`` processes started together for the same trading day: one evaluates it, the other
   finds it evaluated; the alert reaches its destination once.
 * Two senders drain one outbox; one is killed mid-broadcast; the other carries on, taking over the
@@ -15,15 +18,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 from alerting_support import SW
+from bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
 from fakebot import FakeBotAPI
 from notify_receiver import receiver
 
+from bot.scheduling import CATCHUP_NAME, LAST_RESULT, daily_job
+from jobs.alerts import SPREAD_RULE, transitions
+from jobs.chats import ChatRepo
+from jobs.migrate_store import migrate
 from jobs.outbox import Outbox
 from jobs.store import Store
 
@@ -117,3 +125,35 @@ def test_an_instance_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(
     assert counts == dict.fromkeys(chats, 1)
     assert box.counts()["sent"] == len(chats)
     store.close_all()
+
+
+def test_two_bots_on_one_database_send_each_subscriber_the_days_alert_once(db: Path, pg_url: str) -> None:  # noqa: F811
+    migrate(Store(db), Store(pg_url))  # the filled store, moved to PostgreSQL as an operator would
+    store = Store(pg_url)
+    subscribers = (501, 502, 503)
+    for chat_id in subscribers:
+        ChatRepo(store).ensure(chat_id)
+        ChatRepo(store).update(chat_id, subscribed=True, lang="en")
+    # 18:00 in Shanghai on 2025-02-14, a P94 day: every subscriber's alert fires
+    clock = lambda: datetime(2025, 2, 14, 10, 0, tzinfo=UTC)  # noqa: E731
+    bots = [BotHarness(db, clock=clock, sections={"storage": {"url": pg_url}}) for _ in range(2)]
+    try:
+        for harness in bots:
+            harness.start()
+        for harness in bots:  # both fire at once (each also runs its start-up catch-up)
+            harness.application.job_queue.run_once(daily_job, 0.01, name=CATCHUP_NAME)
+        wait_until(lambda: all(h.application.bot_data.get(LAST_RESULT) is not None for h in bots))
+        wait_until(lambda: all(_sent(bots, c) for c in subscribers), timeout=30)
+        for harness in bots:
+            harness.fake.wait_idle(quiet=0.5)
+        assert {c: _sent(bots, c) for c in subscribers} == dict.fromkeys(subscribers, 1)
+        for chat_id in subscribers:
+            assert [e.kind for e in transitions(store, SPREAD_RULE, chat_id)] == ["fire"]
+    finally:
+        for harness in bots:
+            harness.stop()
+    store.close_all()
+
+
+def _sent(bots: list[BotHarness], chat_id: int) -> int:
+    return sum(len(h.fake.sent(chat_id=chat_id, method="sendMessage")) for h in bots)

@@ -15,7 +15,8 @@ from typing import Any
 import pandas as pd
 
 from jobs.calendar import CalendarFileError, TradingCalendar, base_trading_days
-from jobs.db import PgConnection, PostgresDatabase, db_errors, masked
+from jobs.db import db_errors, masked
+from jobs.db_postgres import PgConnection, PostgresDatabase
 from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
 from jobs.schema import MIGRATIONS
 from jobs.settings import Settings

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jobs.db import PostgresDatabase, SqliteDatabase, is_url
+from jobs.db import is_url
+from jobs.db_postgres import PostgresDatabase
+from jobs.db_sqlite import SqliteDatabase
 from jobs.service_lock import exclusive
 from jobs.store import Store
 

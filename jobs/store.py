@@ -23,17 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.db import (
-    Connection,
-    Database,
-    SqliteDatabase,
-    StoreError,
-    db_errors,
-    lock_path,
-    open_database,
-    sqlite_error,
-    upsert_sql,
-)
+from jobs.db import Connection, Database, StoreError, db_errors, open_database, upsert_sql
+from jobs.db_sqlite import SqliteDatabase, lock_path, sqlite_error
 from jobs.schema import MIGRATIONS
 from jobs.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
 

@@ -19,7 +19,8 @@ from alerting_support import SW
 from bot.cli import main
 from jobs.alerts import ChatOutcome, TransitionRecord, record_transitions
 from jobs.chats import ChatRepo
-from jobs.db import SqliteDatabase, postgres_ddl, postgres_sql
+from jobs.db_postgres import postgres_ddl, postgres_sql
+from jobs.db_sqlite import SqliteDatabase
 from jobs.outbox import Outbox
 from jobs.regimes.repo import RegimeRepo
 from jobs.schema import MIGRATIONS

@@ -83,6 +83,15 @@ class DestinationRepo:
             conn.execute("UPDATE destinations SET failures = 0, paused = 0 WHERE name = ?", (name,))
 
 
+def excluded_chats(store: Store, notify: NotifySettings, rule_id: str) -> frozenset[int]:
+    """The destinations whose ``rules:`` leave ``rule_id`` out: the rule is not evaluated for them at
+    all (no state, no audit log, no outbox row), as if they had not subscribed to it."""
+    names = {d.name for d in notify.destinations if not d.receives(rule_id)}
+    if not names:
+        return frozenset()
+    return frozenset(s.chat_id for s in DestinationRepo(store).all() if s.name in names)
+
+
 def _apply(chats: ChatRepo, chat_id: int, d: Destination) -> None:
     chats.ensure(chat_id, NOTIFY_CHAT_TYPE)
     chats.update(

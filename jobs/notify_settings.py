@@ -19,6 +19,12 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # stands in for an unset variable when checking a URL's form: the check must not need the secret
 _PLACEHOLDER = "placeholder0secret"
+# the alert rule ids a destination may choose among (``rules:``): the spread rule (jobs.alerts), each
+# regime scenario and the composite (jobs.regimes.job.rule_id); a test keeps this list in step with them
+ALERT_RULES = ("spread", "regime:macro", "regime:heat", "regime:reversal", "regime:breadth", "composite")
+# schemes whose services render Markdown messages well (group robots): their default body format
+MARKDOWN_SCHEMES = frozenset({"dingtalk", "wecombot", "feishu", "lark"})
+BodyFormat = Literal["text", "markdown"]
 
 
 class _Strict(BaseModel):
@@ -73,6 +79,33 @@ class Destination(_Strict):
     # personal alert threshold (percentile), like a chat's /settings choice; None: the global rules
     threshold: float | None = Field(None, gt=0, le=100)
     mute: bool = False
+    # the alert rules this destination receives (ALERT_RULES); None: all of them, as a chat
+    rules: tuple[str, ...] | None = None
+    # the body: plain text or Markdown; None: Markdown for MARKDOWN_SCHEMES, plain text for the others
+    format: BodyFormat | None = None
+    # the spread chart attached to spread alerts, where the service takes attachments
+    chart: bool = True
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("empty: list at least one rule, or leave the key out for all rules")
+        for rule in v:
+            if rule not in ALERT_RULES:
+                raise ValueError(f"unknown rule {rule!r} (known: {', '.join(ALERT_RULES)})")
+        return v
+
+    @property
+    def body_format(self) -> BodyFormat:
+        if self.format is not None:
+            return self.format
+        return "markdown" if self.url.split("://", 1)[0].lower() in MARKDOWN_SCHEMES else "text"
+
+    def receives(self, rule_id: str) -> bool:
+        return self.rules is None or rule_id in self.rules
 
     @field_validator("name")
     @classmethod
@@ -114,5 +147,6 @@ def destination_lines(notify: NotifySettings, environ: Any = None) -> list[str]:
     for d in notify.destinations:
         refs = sorted(set(ENV_REF.findall(d.url)))
         status = "".join(f"; ${r}: {'set' if env.get(r) else 'NOT set'}" for r in refs)
-        lines.append(f"destination {d.name} ({d.lang}): {masked_url(d.url)}{status}")
+        extra = f", {d.body_format}" + ("" if d.rules is None else f", rules: {', '.join(d.rules)}")
+        lines.append(f"destination {d.name} ({d.lang}{extra}): {masked_url(d.url)}{status}")
     return lines

@@ -7,9 +7,9 @@ import argparse
 from typing import Any
 
 from bot.cli_common import CliError, ExitCode, settings_from_args
-from bot.notify_delivery import SendOutcome, send_once
+from bot.notify_delivery import SendOutcome, body_for, send_once
 from jobs.destinations import DestinationRepo, sync_destinations
-from jobs.messages import render, to_plain
+from jobs.messages import render
 from jobs.notify_settings import expand_url
 from jobs.store import Store
 
@@ -42,7 +42,8 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         except KeyError as exc:
             outcome = SendOutcome(False, False, f"environment variable ${exc.args[0]} is not set")
         else:
-            outcome = send_once(url, to_plain(render("notify_test", d.lang, destination=d.name)))
+            body = body_for(render("notify_test", d.lang, destination=d.name), d.body_format)
+            outcome = send_once(url, body, d.body_format)
         state = repo.get(d.name)
         was_paused = state is not None and state.paused
         if outcome.ok:

@@ -64,6 +64,12 @@ def _instantiate(url: str) -> Any:
         return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 
 
+def supports_attachments(url: str) -> bool:
+    """Whether Apprise's plugin for ``url`` sends attachments (``json://``, ``form://``, email, ...)."""
+    plugin = _instantiate(url)
+    return bool(plugin is not None and plugin.attachment_support)
+
+
 def masked_url(url: str) -> str:
     """The URL as it may be shown: variables left as ``${NAME}``, literal secrets masked by Apprise."""
     if ENV_REF.search(url):

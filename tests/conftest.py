@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,15 +29,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(autouse=True)
-def no_internet() -> Iterator[None]:
+def no_internet() -> Iterator[Any]:
     """Tests never reach the internet: a request through ``requests`` (akshare's client) that no test
-    intercepted fails as on a machine without network. Local servers (the fake Bot API) stay reachable."""
+    intercepted fails as on a machine without network. Local servers (the fake Bot API) stay reachable.
+    A test that takes this fixture as a parameter gets the ``responses.RequestsMock`` to register a
+    service's answers on (e.g. DingTalk's API, as Apprise calls it)."""
     import responses
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_passthru("http://127.0.0.1")
         rsps.add_passthru("http://localhost")
-        yield
+        yield rsps
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ a config error at start, not a failure discovered at the first alert.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -22,8 +23,8 @@ _PLACEHOLDER = "placeholder0secret"
 # the alert rule ids a destination may choose among (``rules:``): the spread rule (jobs.alerts), each
 # regime scenario and the composite (jobs.regimes.job.rule_id); a test keeps this list in step with them
 ALERT_RULES = ("spread", "regime:macro", "regime:heat", "regime:reversal", "regime:breadth", "composite")
-# schemes whose services render Markdown messages well (group robots): their default body format
-MARKDOWN_SCHEMES = frozenset({"dingtalk", "wecombot", "feishu", "lark"})
+# generic webhooks pass any body format through: the receiver, not Apprise, decides what it renders
+_PASS_THROUGH = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 BodyFormat = Literal["text", "markdown"]
 
 
@@ -64,6 +65,16 @@ def _instantiate(url: str) -> Any:
         return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 
 
+@functools.lru_cache(maxsize=64)
+def plugin_formats(url: str) -> tuple[str, ...]:
+    """The body formats Apprise's plugin for ``url`` sends (``text``, ``markdown``, ``html``)."""
+    plugin = _instantiate(expand_url(url, missing=_PLACEHOLDER))
+    if plugin is None:
+        return ("text",)
+    value = plugin.notify_format
+    return tuple(str(f.value) for f in (value if isinstance(value, tuple) else (value,)))
+
+
 def supports_attachments(url: str) -> bool:
     """Whether Apprise's plugin for ``url`` sends attachments (``json://``, ``form://``, email, ...)."""
     plugin = _instantiate(url)
@@ -87,7 +98,7 @@ class Destination(_Strict):
     mute: bool = False
     # the alert rules this destination receives (ALERT_RULES); None: all of them, as a chat
     rules: tuple[str, ...] | None = None
-    # the body: plain text or Markdown; None: Markdown for MARKDOWN_SCHEMES, plain text for the others
+    # the body: plain text or Markdown; None: Markdown where Apprise's plugin sends Markdown (see body_format)
     format: BodyFormat | None = None
     # the spread chart attached to spread alerts, where the service takes attachments
     chart: bool = True
@@ -106,9 +117,17 @@ class Destination(_Strict):
 
     @property
     def body_format(self) -> BodyFormat:
-        if self.format is not None:
-            return self.format
-        return "markdown" if self.url.split("://", 1)[0].lower() in MARKDOWN_SCHEMES else "text"
+        """What the destination is sent. Left out: Markdown where Apprise's plugin sends Markdown
+        (DingTalk, Feishu, Lark; Bark with ``?format=markdown``), plain text elsewhere and for generic
+        webhooks. ``markdown`` on a service Apprise sends as text only (e.g. its WeCom robot) would show
+        the asterisks: plain text instead. A service of HTML (email) gets the Markdown as HTML."""
+        formats = plugin_formats(self.url)
+        if self.format == "text":
+            return "text"
+        if self.format == "markdown":
+            return "text" if formats == ("text",) else "markdown"
+        scheme = self.url.split("://", 1)[0].lower()
+        return "markdown" if "markdown" in formats and scheme not in _PASS_THROUGH else "text"
 
     def receives(self, rule_id: str) -> bool:
         return self.rules is None or rule_id in self.rules

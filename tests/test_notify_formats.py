@@ -60,9 +60,13 @@ def test_the_default_format_follows_the_scheme() -> None:
     def fmt(url: str, **kw: Any) -> str:
         return Destination(name="d", url=url, **kw).body_format
 
-    assert fmt("dingtalk://${T}/") == "markdown" and fmt("wecombot://${K}") == "markdown"
-    assert fmt("feishu://${T}") == "markdown" and fmt("json://127.0.0.1:9/x") == "text"
-    assert fmt("dingtalk://${T}/", format="text") == "text" and fmt("json://h/x", format="markdown") == "markdown"
+    assert fmt("dingtalk://${T}/") == "markdown" and fmt("feishu://${T}") == "markdown"
+    assert fmt("bark://h/k") == "text" and fmt("bark://h/k?format=markdown") == "markdown"
+    assert fmt("json://127.0.0.1:9/x") == "text" and fmt("json://h/x", format="markdown") == "markdown"
+    assert fmt("dingtalk://${T}/", format="text") == "text"
+    # Apprise sends its WeCom robot's messages as text: Markdown would show its asterisks there
+    assert fmt("wecombot://${K}") == "text" and fmt("wecombot://${K}", format="markdown") == "text"
+    assert fmt("mailto://u:p@example.org", format="markdown") == "markdown"  # Apprise makes it HTML
 
 
 def _queue(tmp_path: Path, *dests: Destination, parts: tuple[str, ...] = (TEXT,)) -> tuple[Store, dict[str, int]]:

@@ -68,6 +68,6 @@ def test_check_config_masks_secrets(
     )
     assert main(["check-config", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "destination wecom (zh, markdown): wecombot://${SW_TEST_WECOM_KEY}; $SW_TEST_WECOM_KEY: set" in out
+    assert "destination wecom (zh, text): wecombot://${SW_TEST_WECOM_KEY}; $SW_TEST_WECOM_KEY: set" in out
     assert "destination ding (en, text, rules: spread): dingtalk://" in out
     assert "wecomsecretvalue" not in out and "literaltokensecret0123" not in out

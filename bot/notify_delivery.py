@@ -256,7 +256,6 @@ class NotifySender:
             if self.on_pause is not None:
                 await asyncio.to_thread(self.on_pause, dest.name, outcome.detail, row.day)
 
-
     def _chart(self, row: OutboxRow, dest: Destination, url: str) -> Attachment | None:
         """The chart to attach to ``row``: only to a message's first part, only where the service takes
         attachments; a chart that cannot be drawn never holds up the message itself."""
@@ -314,6 +313,4 @@ def notify_sender_for(services: NoticeServices) -> NotifySender:
             failures=settings.notify.pause_after_failures,
         )
 
-    return NotifySender(
-        Outbox(services.store), settings.notify, on_pause=on_pause, chart_fn=spread_chart_for(services)
-    )
+    return NotifySender(Outbox(services.store), settings.notify, on_pause=on_pause, chart_fn=spread_chart_for(services))

@@ -48,6 +48,20 @@ def expand_url(url: str, environ: Any = None, missing: str | None = None) -> str
     return ENV_REF.sub(sub, url)
 
 
+def redact(text: str, url: str, environ: Any = None) -> str:
+    """``text`` (an error a destination answered) without the URL's secrets: the values of the
+    variables it names, and a literal URL as a whole."""
+    env = os.environ if environ is None else environ
+    for name in ENV_REF.findall(url):
+        value = env.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(str(value), "***")
+    if not ENV_REF.search(url) and url in text:
+        # Apprise's masking leaves a webhook's path (json://) as is: hide the whole URL
+        text = text.replace(url, f"{url.split('://', 1)[0]}://***")
+    return text
+
+
 def quiet_apprise() -> None:
     """Keep Apprise's log out of the service's: it echoes destination URLs, secrets included. What it
     says is read through ``apprise.LogCapture`` only (called before each use, never at import)."""

@@ -28,7 +28,7 @@ PNG = b"\x89PNG\r\n\x1a\n-a-chart-"
 
 def test_telegram_html_becomes_markdown() -> None:
     html = (
-        '🔔 <b>Alert · 2025-02-14</b>\nSpread <b>54.0%</b>, <i>rule &lt;P90&gt; &amp; more</i>\n\n'
+        "🔔 <b>Alert · 2025-02-14</b>\nSpread <b>54.0%</b>, <i>rule &lt;P90&gt; &amp; more</i>\n\n"
         '<code>801010</code> <a href="https://example.org/?a=1&amp;b=2">source</a>'
     )
     assert to_markdown(html) == (

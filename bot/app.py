@@ -61,6 +61,9 @@ MENU: list[MenuCommand] = [
     MenuCommand("refresh", "立即更新数据（管理员）", "Refresh data now (admin)", admin=True),
     MenuCommand("event", "记录或删除政策事件（管理员）", "Record or remove a policy event (admin)", admin=True),
     MenuCommand("alerts", "提醒状态与最近变化（管理员）", "Alert states and last transitions (admin)", admin=True),
+    MenuCommand(
+        "destinations", "其他提醒目的地及恢复（管理员）", "Alert destinations; resume a paused one (admin)", admin=True
+    ),
 ]
 
 

@@ -9,6 +9,8 @@
     spreadwatch backtest [--from DATE] [--to DATE] [--csv PATH] [--png PATH] [--json]
     spreadwatch regime [--as-of DATE] [--json] [--no-refresh] [--record]
     spreadwatch calendar-refresh [--config PATH] [--db PATH]
+    spreadwatch notify-test [--destination NAME]
+    spreadwatch notify-resume NAME
 
 Every failure the operator can fix ends in one line on stderr and an exit code from
 ``bot.cli_common.ExitCode`` (the README's table), never a traceback.
@@ -33,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.config_cli import add_check_config_command
     from bot.daily_cli import add_run_daily_command
     from bot.data_cli import add_backfill_command, add_calendar_refresh_command
-    from bot.notify_cli import add_notify_test_command
+    from bot.notify_cli import add_notify_resume_command, add_notify_test_command
     from bot.ops_cli import add_ops_commands
     from bot.regime_cli import add_regime_command
     from bot.report_cli import add_export_command, add_report_command
@@ -56,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_command(sub)
     add_check_config_command(sub)
     add_notify_test_command(sub)
+    add_notify_resume_command(sub)
     add_ops_commands(sub)
     return parser
 

@@ -14,6 +14,11 @@ rows stay pending) and the admins are told once; a successful ``notify-test`` re
 
 Sends run one at a time: Apprise's log capture is process-wide, and destinations are paced anyway
 (``per_destination_interval_s`` between two messages to one destination).
+
+Bodies: the rows hold Telegram HTML; each destination gets it as plain text or as Markdown
+(``format``, :func:`jobs.messages.to_markdown`), sent with the matching Apprise body format. The first
+part of a spread alert carries the spread chart as an attachment (``chart``, :func:`spread_chart_for`)
+where the destination's Apprise plugin takes attachments; the chart is drawn only for those.
 """
 
 from __future__ import annotations
@@ -28,11 +33,20 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+from jobs.alerts import SPREAD_RULE
 from jobs.destinations import DestinationRepo
-from jobs.messages import to_plain
+from jobs.messages import to_markdown, to_plain
 from jobs.notices import NoticeServices, notify_admins
-from jobs.notify_settings import Destination, NotifySettings, expand_url, quiet_apprise
+from jobs.notify_settings import (
+    BodyFormat,
+    Destination,
+    NotifySettings,
+    expand_url,
+    quiet_apprise,
+    supports_attachments,
+)
 from jobs.outbox import Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
@@ -70,21 +84,45 @@ def classify(ok: bool, apprise_log: str) -> SendOutcome:
     return SendOutcome(False, False, "failed (no detail)")
 
 
-def send_once(url: str, body: str) -> SendOutcome:
+def body_for(text: str, body_format: BodyFormat) -> str:
+    """A stored message (Telegram HTML) as a destination's body."""
+    return to_markdown(text) if body_format == "markdown" else to_plain(text)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    content: bytes
+    name: str
+    mimetype: str = "image/png"
+
+
+def send_once(
+    url: str, body: str, body_format: BodyFormat = "text", attachment: Attachment | None = None
+) -> SendOutcome:
     """One message to one destination URL (blocking: run it in a thread)."""
     import apprise
+    from apprise.attachment.memory import AttachMemory
 
     quiet_apprise()
+    # the app's name is the title services show when a message has none (Bark, DingTalk's Markdown preview)
+    asset = apprise.AppriseAsset(app_id="spreadwatch", app_desc="spreadwatch")
     with _APPRISE_LOCK, apprise.LogCapture(level=apprise.logging.DEBUG) as captured:
-        notifier = apprise.Apprise()
+        notifier = apprise.Apprise(asset=asset)
         if not notifier.add(url):
             return SendOutcome(False, True, "URL not understood")
-        ok = bool(notifier.notify(body=body, title="", body_format=apprise.NotifyFormat.TEXT))
+        attach: Any = None
+        if attachment is not None:
+            attach = apprise.AppriseAttachment(
+                AttachMemory(content=attachment.content, name=attachment.name, mimetype=attachment.mimetype)
+            )
+        fmt = apprise.NotifyFormat.MARKDOWN if body_format == "markdown" else apprise.NotifyFormat.TEXT
+        ok = bool(notifier.notify(body=body, title="", body_format=fmt, attach=attach))
         text = captured.getvalue()
     return classify(ok, text)
 
 
-SendFn = Callable[[str, str], SendOutcome]
+SendFn = Callable[[str, str, BodyFormat, Attachment | None], SendOutcome]
+ChartFn = Callable[[OutboxRow, str], Attachment | None]  # (row, language) -> the chart for it, if any
 OnPause = Callable[[str, str, date], None]  # (destination, last error, the row's day)
 
 
@@ -107,6 +145,7 @@ class NotifySender:
         *,
         on_pause: OnPause | None = None,
         send_fn: SendFn = send_once,
+        chart_fn: ChartFn | None = None,
         lease_s: float = 120.0,
         max_attempts: int = 10,
         backoff_base_s: float = 2.0,
@@ -119,6 +158,7 @@ class NotifySender:
         self.repo = DestinationRepo(outbox.store)
         self.on_pause = on_pause
         self.send_fn = send_fn
+        self.chart_fn = chart_fn
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
@@ -183,7 +223,9 @@ class NotifySender:
         except KeyError as exc:
             outcome = SendOutcome(False, False, f"environment variable ${exc.args[0]} is not set")
         else:
-            outcome = await asyncio.to_thread(self.send_fn, url, to_plain(row.text))
+            chart = await asyncio.to_thread(self._chart, row, dest, url)
+            body = body_for(row.text, dest.body_format)
+            outcome = await asyncio.to_thread(self.send_fn, url, body, dest.body_format, chart)
         self._ready[row.chat_id] = time.monotonic() + self.notify.per_destination_interval_s
         if outcome.ok:
             # the one window: the service has the message, the row is not marked yet
@@ -214,6 +256,47 @@ class NotifySender:
             if self.on_pause is not None:
                 await asyncio.to_thread(self.on_pause, dest.name, outcome.detail, row.day)
 
+    def _chart(self, row: OutboxRow, dest: Destination, url: str) -> Attachment | None:
+        """The chart to attach to ``row``: only to a message's first part, only where the service takes
+        attachments; a chart that cannot be drawn never holds up the message itself."""
+        if self.chart_fn is None or not dest.chart or row.part != 0 or not supports_attachments(url):
+            return None
+        try:
+            return self.chart_fn(row, dest.lang)
+        except Exception:
+            log.exception("chart for outbox row %s to destination %s: not drawn, sent without it", row.id, dest.name)
+            return None
+
+
+def spread_chart_for(services: NoticeServices) -> ChartFn:
+    """The chart of a spread alert: the spread over the year up to the alert's day, with its P50/P90
+    levels (the ``/history 1y`` chart as of that day), in the destination's language. One drawing per
+    (day, language) serves every destination."""
+    cache: dict[tuple[date, str], Attachment | None] = {}
+
+    def chart(row: OutboxRow, lang: str) -> Attachment | None:
+        if row.rule_id != SPREAD_RULE:
+            return None
+        key = (row.day, lang)
+        if key not in cache:
+            import pandas as pd
+
+            from bot.charts import spread_chart  # matplotlib loads with the first chart
+
+            source = services.engine.source.name
+            series = services.store.spread_series(source, start=services.settings.metric.history_start, end=row.day)
+            if series.empty:
+                cache[key] = None
+            else:
+                view_from = (pd.Timestamp(row.day) - pd.DateOffset(years=1)).date()
+                png = spread_chart(series, today=row.day, lang=lang, view_from=view_from)
+                if len(cache) >= 8:
+                    cache.clear()
+                cache[key] = Attachment(png, f"spread-{row.day}.png")
+        return cache[key]
+
+    return chart
+
 
 def notify_sender_for(services: NoticeServices) -> NotifySender:
     """The sender of a running service: a paused destination is reported to the admins (once: the
@@ -230,4 +313,4 @@ def notify_sender_for(services: NoticeServices) -> NotifySender:
             failures=settings.notify.pause_after_failures,
         )
 
-    return NotifySender(Outbox(services.store), settings.notify, on_pause=on_pause)
+    return NotifySender(Outbox(services.store), settings.notify, on_pause=on_pause, chart_fn=spread_chart_for(services))

@@ -203,9 +203,11 @@ async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def register(application: AnyApplication, services: Services) -> None:
-    """Everything the alert feature adds to the bot: the jobs, ``/alerts`` and ``my_chat_member``."""
-    from bot.handlers import alerts, membership
+    """Everything the alert feature adds to the bot: the jobs, ``/alerts``, ``/destinations`` and
+    ``my_chat_member``."""
+    from bot.handlers import alerts, destinations, membership
 
     alerts.register(application, services)
+    destinations.register(application, services)
     membership.register(application, services)
     install(application, services)

@@ -40,6 +40,7 @@ from jobs.alerts import (
     state_from_json,
     state_to_json,
 )
+from jobs.destinations import excluded_chats
 from jobs.messages import render as default_render
 from jobs.messages import split_message
 from jobs.notices import NoticeServices, chat_lang, notify_admins
@@ -259,7 +260,10 @@ def _evaluate_day(
     }
     outcomes: list[ChatOutcome] = []
     digests: list[ChatMessage] = []
+    excluded = excluded_chats(store, settings.notify, SPREAD_RULE)
     for chat in services.chats.subscribers():
+        if chat.chat_id in excluded:
+            continue
         params = personal_params(base, chat.threshold)
         stored = states.get(chat.chat_id)
         # a chat not evaluated on the previous day (new, or back after a pause) starts afresh

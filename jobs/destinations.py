@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from jobs.chats import ChatRepo
-from jobs.notify_settings import Destination, NotifySettings
+from jobs.notify_settings import Destination, NotifySettings, redact
 from jobs.outbox import NOTIFY_ID_BASE, Outbox
 from jobs.store import Store
 
@@ -81,6 +82,71 @@ class DestinationRepo:
     def resume(self, name: str) -> None:
         with self.store.transaction() as conn:
             conn.execute("UPDATE destinations SET failures = 0, paused = 0 WHERE name = ?", (name,))
+
+
+@dataclass(frozen=True)
+class Resumed:
+    name: str
+    was_paused: bool
+    released: int  # its pending rows, due at once
+
+
+def resume_destination(store: Store, name: str) -> Resumed | None:
+    """An admin's resume (``/destinations resume``, ``spreadwatch notify-resume``, an accepted
+    ``notify-test``): failures cleared, not paused, its held rows due now (the next drain sends them).
+    None when no destination of that name was ever synchronised."""
+    repo = DestinationRepo(store)
+    state = repo.get(name)
+    if state is None:
+        return None
+    repo.resume(name)
+    released = Outbox(store).release_chat(state.chat_id)
+    if state.paused:
+        log.info("destination %s resumed; %d held message(s) due now", name, released)
+    return Resumed(name, state.paused, released)
+
+
+@dataclass(frozen=True)
+class DestinationView:
+    """One destination as an admin sees it: never its URL's secret."""
+
+    name: str
+    scheme: str
+    paused: bool
+    failures: int
+    last_error: str | None
+    pending: int
+
+
+def destination_views(store: Store, notify: NotifySettings, environ: Any = None) -> list[DestinationView]:
+    """The configured destinations with their delivery state, for ``/destinations``."""
+    states = {s.name: s for s in DestinationRepo(store).all()}
+    outbox = Outbox(store)
+    views = []
+    for d in notify.destinations:
+        state = states.get(d.name)
+        pending = len(outbox.rows("pending", state.chat_id)) if state is not None else 0
+        error = redact(state.last_error, d.url, environ) if state is not None and state.last_error else None
+        views.append(
+            DestinationView(
+                name=d.name,
+                scheme=d.url.split("://", 1)[0],
+                paused=state is not None and state.paused,
+                failures=state.failures if state is not None else 0,
+                last_error=error,
+                pending=pending,
+            )
+        )
+    return views
+
+
+def excluded_chats(store: Store, notify: NotifySettings, rule_id: str) -> frozenset[int]:
+    """The destinations whose ``rules:`` leave ``rule_id`` out: the rule is not evaluated for them at
+    all (no state, no audit log, no outbox row), as if they had not subscribed to it."""
+    names = {d.name for d in notify.destinations if not d.receives(rule_id)}
+    if not names:
+        return frozenset()
+    return frozenset(s.chat_id for s in DestinationRepo(store).all() if s.name in names)
 
 
 def _apply(chats: ChatRepo, chat_id: int, d: Destination) -> None:

@@ -231,3 +231,65 @@ def to_plain(text: str) -> str:
     address after its text), entities unescaped, lines as they were."""
     text = _LINK.sub(lambda m: m.group(2) if m.group(2) == m.group(1) else f"{m.group(2)} ({m.group(1)})", text)
     return html.unescape(_TELEGRAM_TAG.sub("", text))
+
+
+# -- Markdown for other destinations (notify.destinations with format: markdown) ------------------------
+
+_MD_MARK = {"b": "**", "strong": "**", "i": "*", "em": "*", "code": "`", "s": "~~", "strike": "~~", "del": "~~"}
+_MD_TOKEN = re.compile(r"<[^<>]*>|[^<]+|<")
+_HREF = re.compile(r'href="([^"]*)"', re.IGNORECASE)
+# characters Markdown reads as markup anywhere in a line, and what starts a heading, quote or list item
+_MD_INLINE = re.compile(r"([\\`*_\[\]~<])")
+_MD_LINE_START = re.compile(r"^(\s*)(#+|>|[-+*]|\d+[.)])(?=\s|$)", re.MULTILINE)
+
+
+def _escape_line_start(m: re.Match[str]) -> str:
+    mark = m.group(2)
+    # "1." -> "1\." (an ordered list item); "#", ">", "-" -> "\#", "\>", "\-"
+    return m.group(1) + (f"{mark[:-1]}\\{mark[-1]}" if mark[0].isdigit() else f"\\{mark}")
+
+
+def _md_text(raw: str) -> str:
+    return _MD_INLINE.sub(r"\\\1", html.unescape(raw))
+
+
+def to_markdown(text: str) -> str:
+    """A rendered message (Telegram HTML) as Markdown, for services that render it (DingTalk, WeCom,
+    Feishu, Bark): bold, italic, code, strikethrough and links become Markdown; other tags are dropped;
+    entities are unescaped and characters Markdown would read as markup are escaped (an industry
+    name is never emphasis); each line break is a hard break (two spaces), so lines stay lines.
+
+    The same conversion for every message kind: the templates stay Telegram HTML, the one source."""
+    out: list[str] = []
+    links: list[str] = []
+    in_code = in_pre = False
+    for token in _MD_TOKEN.findall(text):
+        m = _TELEGRAM_TAG.fullmatch(token)
+        if m is None:  # text, or a stray "<" of the data
+            out.append(html.unescape(token) if in_code or in_pre else _md_text(token))
+            continue
+        closing = token.startswith("</")
+        name = _TAG_NAME_RE.match(token)
+        tag = name.group(1).lower() if name else ""
+        if tag == "pre":
+            in_pre = not closing
+            out.append("\n```\n")
+        elif tag == "a":
+            if closing:
+                out.append(f"]({links.pop()})" if links else "")
+            else:
+                href = _HREF.search(token)
+                links.append(html.unescape(href.group(1)) if href else "")
+                out.append("[")
+        elif tag in _MD_MARK and not in_pre:
+            if tag == "code":
+                in_code = not closing
+            out.append(_MD_MARK[tag])
+    body = "".join(out)
+    body = _MD_LINE_START.sub(_escape_line_start, body)
+    lines = body.split("\n")
+    hard = [
+        line + "  " if line.strip() and i + 1 < len(lines) and lines[i + 1].strip() else line
+        for i, line in enumerate(lines)
+    ]
+    return "\n".join(hard).strip("\n")

@@ -8,6 +8,7 @@ a config error at start, not a failure discovered at the first alert.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -19,6 +20,12 @@ ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # stands in for an unset variable when checking a URL's form: the check must not need the secret
 _PLACEHOLDER = "placeholder0secret"
+# the alert rule ids a destination may choose among (``rules:``): the spread rule (jobs.alerts), each
+# regime scenario and the composite (jobs.regimes.job.rule_id); a test keeps this list in step with them
+ALERT_RULES = ("spread", "regime:macro", "regime:heat", "regime:reversal", "regime:breadth", "composite")
+# generic webhooks pass any body format through: the receiver, not Apprise, decides what it renders
+_PASS_THROUGH = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
+BodyFormat = Literal["text", "markdown"]
 
 
 class _Strict(BaseModel):
@@ -41,6 +48,20 @@ def expand_url(url: str, environ: Any = None, missing: str | None = None) -> str
     return ENV_REF.sub(sub, url)
 
 
+def redact(text: str, url: str, environ: Any = None) -> str:
+    """``text`` (an error a destination answered) without the URL's secrets: the values of the
+    variables it names, and a literal URL as a whole."""
+    env = os.environ if environ is None else environ
+    for name in ENV_REF.findall(url):
+        value = env.get(name)
+        if value and len(value) >= 4:
+            text = text.replace(str(value), "***")
+    if not ENV_REF.search(url) and url in text:
+        # Apprise's masking leaves a webhook's path (json://) as is: hide the whole URL
+        text = text.replace(url, f"{url.split('://', 1)[0]}://***")
+    return text
+
+
 def quiet_apprise() -> None:
     """Keep Apprise's log out of the service's: it echoes destination URLs, secrets included. What it
     says is read through ``apprise.LogCapture`` only (called before each use, never at import)."""
@@ -58,6 +79,22 @@ def _instantiate(url: str) -> Any:
         return apprise.Apprise.instantiate(url, suppress_exceptions=True)
 
 
+@functools.lru_cache(maxsize=64)
+def plugin_formats(url: str) -> tuple[str, ...]:
+    """The body formats Apprise's plugin for ``url`` sends (``text``, ``markdown``, ``html``)."""
+    plugin = _instantiate(expand_url(url, missing=_PLACEHOLDER))
+    if plugin is None:
+        return ("text",)
+    value = plugin.notify_format
+    return tuple(str(f.value) for f in (value if isinstance(value, tuple) else (value,)))
+
+
+def supports_attachments(url: str) -> bool:
+    """Whether Apprise's plugin for ``url`` sends attachments (``json://``, ``form://``, email, ...)."""
+    plugin = _instantiate(url)
+    return bool(plugin is not None and plugin.attachment_support)
+
+
 def masked_url(url: str) -> str:
     """The URL as it may be shown: variables left as ``${NAME}``, literal secrets masked by Apprise."""
     if ENV_REF.search(url):
@@ -73,6 +110,41 @@ class Destination(_Strict):
     # personal alert threshold (percentile), like a chat's /settings choice; None: the global rules
     threshold: float | None = Field(None, gt=0, le=100)
     mute: bool = False
+    # the alert rules this destination receives (ALERT_RULES); None: all of them, as a chat
+    rules: tuple[str, ...] | None = None
+    # the body: plain text or Markdown; None: Markdown where Apprise's plugin sends Markdown (see body_format)
+    format: BodyFormat | None = None
+    # the spread chart attached to spread alerts, where the service takes attachments
+    chart: bool = True
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, v: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("empty: list at least one rule, or leave the key out for all rules")
+        for rule in v:
+            if rule not in ALERT_RULES:
+                raise ValueError(f"unknown rule {rule!r} (known: {', '.join(ALERT_RULES)})")
+        return v
+
+    @property
+    def body_format(self) -> BodyFormat:
+        """What the destination is sent. Left out: Markdown where Apprise's plugin sends Markdown
+        (DingTalk, Feishu, Lark; Bark with ``?format=markdown``), plain text elsewhere and for generic
+        webhooks. ``markdown`` on a service Apprise sends as text only (e.g. its WeCom robot) would show
+        the asterisks: plain text instead. A service of HTML (email) gets the Markdown as HTML."""
+        formats = plugin_formats(self.url)
+        if self.format == "text":
+            return "text"
+        if self.format == "markdown":
+            return "text" if formats == ("text",) else "markdown"
+        scheme = self.url.split("://", 1)[0].lower()
+        return "markdown" if "markdown" in formats and scheme not in _PASS_THROUGH else "text"
+
+    def receives(self, rule_id: str) -> bool:
+        return self.rules is None or rule_id in self.rules
 
     @field_validator("name")
     @classmethod
@@ -114,5 +186,6 @@ def destination_lines(notify: NotifySettings, environ: Any = None) -> list[str]:
     for d in notify.destinations:
         refs = sorted(set(ENV_REF.findall(d.url)))
         status = "".join(f"; ${r}: {'set' if env.get(r) else 'NOT set'}" for r in refs)
-        lines.append(f"destination {d.name} ({d.lang}): {masked_url(d.url)}{status}")
+        extra = f", {d.body_format}" + ("" if d.rules is None else f", rules: {', '.join(d.rules)}")
+        lines.append(f"destination {d.name} ({d.lang}{extra}): {masked_url(d.url)}{status}")
     return lines

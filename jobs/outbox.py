@@ -227,6 +227,16 @@ class Outbox:
                 (status, error[:500], row_id, worker),
             )
 
+    def release_chat(self, chat_id: int) -> int:
+        """A chat's pending rows due now, with their attempts counted afresh (a paused destination
+        resumed by an admin: its held rows go out with the next drain, not after their backoff)."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ?, attempts = 0 WHERE chat_id = ? AND status = 'pending'",
+                (self.clock(), chat_id),
+            )
+            return cur.rowcount
+
     def drop_chat(self, chat_id: int, error: str) -> int:
         """The chat cannot be reached any more: its unsent rows are dead."""
         with self.store.transaction() as conn:

@@ -245,6 +245,8 @@ def _format_error(exc: ValidationError) -> str:
     shown = "" if isinstance(got, dict) else f" (got {got!r})"
     if "url" in err["loc"]:
         shown = ""  # a destination URL may hold a secret
+    if "rules" in err["loc"] and "unknown rule" in msg:
+        shown = ""  # the message names the rule
     if err["type"] == "extra_forbidden":
         # an unknown key may be a secret pasted into the file (``telegram.token``): never echo its value
         msg, shown = "unknown key; see config.example.yaml for the keys this section takes", ""

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import pytest
 from pgcluster import ThrowawayCluster, find_bindir
@@ -53,15 +54,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def no_internet() -> Iterator[None]:
+def no_internet() -> Iterator[Any]:
     """Tests never reach the internet: a request through ``requests`` (akshare's client) that no test
-    intercepted fails as on a machine without network. Local servers (the fake Bot API) stay reachable."""
+    intercepted fails as on a machine without network. Local servers (the fake Bot API) stay reachable.
+    A test that takes this fixture as a parameter gets the ``responses.RequestsMock`` to register a
+    service's answers on (e.g. DingTalk's API, as Apprise calls it)."""
     import responses
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_passthru("http://127.0.0.1")
         rsps.add_passthru("http://localhost")
-        yield
+        yield rsps
 
 
 @pytest.fixture

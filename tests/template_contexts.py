@@ -18,6 +18,7 @@ from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 from bot.handlers.market import Discontinued
 from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
 from jobs.daily import DailyResult
+from jobs.destinations import DestinationView
 from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
@@ -145,6 +146,13 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "not_admin": dict,
     "notify_test": lambda: {"destination": EVIL},
+    "destinations_admin": lambda: {
+        "phase": "list",
+        "views": [
+            DestinationView("desk", "wecombot", True, 5, f"HTTP 503 {EVIL}", 2),
+            DestinationView("hook", "json", False, 0, None, 0),
+        ],
+    },
     "not_group_admin": dict,
     "not_allowed": lambda: {"chat_id": -100123},
     "unknown_command": lambda: {"command": EVIL, "suggestions": ["spread"]},

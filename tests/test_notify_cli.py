@@ -46,7 +46,8 @@ def test_notify_test_of_one_destination_resumes_it(tmp_path: Path, capsys: pytes
             repo.record_failure("a", "HTTP 503", 5)
         assert main(["notify-test", "--config", str(cfg), "--destination", "a"]) == 0
         assert len(rx.bodies) == 2  # b was not asked
-    assert "a: sent (resumed: it was paused)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "a: sent (resumed: it was paused; 0 held message(s) go out with the next delivery)" in out
     state = repo.get("a")
     assert state is not None and not state.paused
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -40,7 +41,11 @@ def test_run_daily_delivers_the_p90_alert_to_a_json_destination_once(
         assert main(argv) == 0
         assert "destinations: 0 sent" in capsys.readouterr().out
     (body,) = rx.bodies
-    message = json.loads(body)["message"]
+    payload = json.loads(body)
+    message = payload["message"]
+    (chart,) = payload["attachments"]  # json:// takes attachments: the spread chart as of the alert's day
+    assert chart["filename"] == "spread-2025-02-14.png" and chart["mimetype"] == "image/png"
+    assert base64.b64decode(chart["base64"]).startswith(b"\x89PNG")
     assert "Differentiation alert · 2025-02-14" in message and "54.0%" in message and "P94" in message
     assert "<b>" not in message  # plain text, not Telegram's HTML
     assert [r.status for r in Outbox(Store(db)).rows()] == ["sent"]

@@ -63,11 +63,11 @@ def test_check_config_masks_secrets(
     cfg.write_text(
         f"storage:\n  path: {tmp_path / 's.db'}\nnotify:\n  destinations:\n"
         "    - {name: wecom, url: 'wecombot://${SW_TEST_WECOM_KEY}'}\n"
-        "    - {name: ding, url: 'dingtalk://literaltokensecret0123/', lang: en}\n",
+        "    - {name: ding, url: 'dingtalk://literaltokensecret0123/', lang: en, rules: [spread], format: text}\n",
         encoding="utf-8",
     )
     assert main(["check-config", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "destination wecom (zh): wecombot://${SW_TEST_WECOM_KEY}; $SW_TEST_WECOM_KEY: set" in out
-    assert "destination ding (en): dingtalk://" in out
+    assert "destination wecom (zh, text): wecombot://${SW_TEST_WECOM_KEY}; $SW_TEST_WECOM_KEY: set" in out
+    assert "destination ding (en, text, rules: spread): dingtalk://" in out
     assert "wecomsecretvalue" not in out and "literaltokensecret0123" not in out

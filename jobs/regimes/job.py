@@ -110,6 +110,7 @@ def _queue_alerts(
     split: Split,
 ) -> int:
     from jobs.alerts import ChatOutcome, TransitionRecord, record_transitions
+    from jobs.destinations import excluded_chats
 
     settings = services.settings
     subscribers = services.chats.subscribers()
@@ -119,7 +120,10 @@ def _queue_alerts(
             continue
         fire = t.change == Change.FIRE
         outcomes = []
+        excluded = excluded_chats(services.store, settings.notify, rule_id(t.scenario))
         for chat in subscribers:
+            if chat.chat_id in excluded:
+                continue
             lang = chat.lang if chat.lang in ("zh", "en") else settings.lang
             muted = chat.muted_on(day)
             parts: Sequence[str] = ()

@@ -48,7 +48,7 @@ FIRST_CHAT = 10_000_000
 
 async def broadcast(stores: list[Store], base_url: str) -> Any:
     """One sender per store (the production bot: the same factory, rate limiter and defaults as
-    `spreadwatch run`), the bot's rate split between them; returns their flood waits together."""
+    `spreadwatch run`), the bot's rate split between them; returns how many flood waits they had together."""
     rate = 29.5 / len(stores)
 
     async def one(store: Store, i: int) -> Any:
@@ -57,7 +57,7 @@ async def broadcast(stores: list[Store], base_url: str) -> Any:
             return await sender.drain(wait_up_to_s=30)
 
     results = await asyncio.gather(*(one(s, i) for i, s in enumerate(stores)))
-    return sum(r.flood_waits for r in results)
+    return sum(len(r.flood_waits) for r in results)
 
 
 @contextlib.contextmanager

@@ -34,13 +34,15 @@ class ExitCode(IntEnum):
 EXIT_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "ok",
     ExitCode.STALE: "no fresh data: the refresh failed (the last good data is printed, marked stale) "
-    "or there is nothing to show (the message says why); for backup and restore, not possible now "
-    "(a running service or refresh holds the store); for notify-test, a destination did not accept the test message",
+    "or there is nothing to show (the message says why); for backup, restore and migrate-store, not possible now "
+    "(a running service or refresh holds the store, the target store is not empty); "
+    "for notify-test, a destination did not accept the test message",
     ExitCode.CONFIG: "bad configuration or arguments (the message names the key or the option)",
     ExitCode.PENDING: "the data is fine but messages are still pending delivery "
     "(no bot token, Telegram unreachable, retries not due yet): the next run sends them",
     ExitCode.FILE: "a file cannot be used: the store's folder cannot be created or written, the database "
-    "is read-only or damaged, an output path is missing or a folder",
+    "is read-only or damaged, an output path is missing or a folder; or the PostgreSQL store "
+    "(storage.url) cannot be reached or used",
 }
 
 

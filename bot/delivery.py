@@ -101,7 +101,7 @@ class DrainStats:
     migrated: int = 0
     skipped: int = 0  # claimed, but no longer ours when its turn came (lease ran out, dead after a migration)
     unmarked: int = 0  # Telegram accepted it but the row had been taken over meanwhile: could not be marked
-    left_pending: int = 0  # unfinished rows whose next attempt is after this drain
+    left_pending: int = 0  # unfinished rows whose next attempt is after this drain (not another sender's)
     flood_waits: list[float] = field(default_factory=list)
 
 
@@ -180,11 +180,7 @@ class OutboxSender:
                 await asyncio.sleep(min(max(delay, 0.02), 1.0))
             now = time.monotonic()
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
-            stats.left_pending = sum(
-                n
-                for s, n in (await asyncio.to_thread(self.outbox.counts, "telegram")).items()
-                if s in ("pending", "sending")
-            )
+            stats.left_pending = await asyncio.to_thread(self.outbox.left_for_later, self.worker_id, "telegram")
             return stats
 
     def _earliest_chat_wait(self) -> float:

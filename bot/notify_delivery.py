@@ -209,8 +209,7 @@ class NotifySender:
                 if delay > wait_up_to_s:
                     break
                 await asyncio.sleep(min(max(delay, 0.02), 1.0))
-            counts = await asyncio.to_thread(self.outbox.counts, "notify")
-            stats.left_pending = counts["pending"] + counts["sending"]
+            stats.left_pending = await asyncio.to_thread(self.outbox.left_for_later, self.worker_id, "notify")
             return stats
 
     async def _send(self, row: OutboxRow, dest: Destination, stats: NotifyStats) -> None:

@@ -169,6 +169,21 @@ class Outbox:
         )
         return {s: int(got.get(s, 0)) for s in STATUSES}
 
+    def left_for_later(self, worker: str, target: Target = None) -> int:
+        """Unfinished rows after a drain by ``worker``: pending ones, and claimed ones that are its own or
+        whose lease ran out. A row another live sender (another instance) holds is in flight, not left."""
+        only, only_args = _target_sql(target)
+        row = (
+            self.store.connect()
+            .execute(
+                f"""SELECT COUNT(*) FROM outbox WHERE (status = 'pending'
+                    OR (status = 'sending' AND (claimed_by = ? OR lease_until < ?))) {only}""",
+                (worker, self.clock(), *only_args),
+            )
+            .fetchone()
+        )
+        return int(row[0])
+
     # -- the sender's side ---------------------------------------------------------------------
     def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
         """Take a row for sending; None when another sender has it (or it is no longer due)."""

@@ -67,6 +67,20 @@ def no_internet() -> Iterator[Any]:
         yield rsps
 
 
+@pytest.fixture(autouse=True)
+def no_internet_in_subprocesses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for the processes a test starts (``spreadwatch run-daily``, senders): their HTTP clients
+    (requests, httpx) go through a proxy on a closed local port, so a call to the internet (say, the
+    calendar refresh from akshare) fails at once on this machine; local servers are reached directly."""
+    dead = "http://127.0.0.1:9"  # the discard port: nothing listens, the connection is refused
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, dead)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, "127.0.0.1,localhost,::1")
+    monkeypatch.delenv("ALL_PROXY", raising=False)
+    monkeypatch.delenv("all_proxy", raising=False)
+
+
 @pytest.fixture
 def sw_csv() -> Path:
     if not SW_CSV.exists():

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
 from fakebot import FakeBotAPI
 from notify_receiver import receiver
 
+from bot.ops import SERVER_KEY
 from bot.scheduling import CATCHUP_NAME, LAST_RESULT, daily_job
 from jobs.alerts import SPREAD_RULE, transitions
 from jobs.chats import ChatRepo
@@ -136,7 +138,8 @@ def test_two_bots_on_one_database_send_each_subscriber_the_days_alert_once(db: P
         ChatRepo(store).update(chat_id, subscribed=True, lang="en")
     # 18:00 in Shanghai on 2025-02-14, a P94 day: every subscriber's alert fires
     clock = lambda: datetime(2025, 2, 14, 10, 0, tzinfo=UTC)  # noqa: E731
-    bots = [BotHarness(db, clock=clock, sections={"storage": {"url": pg_url}}) for _ in range(2)]
+    sections = {"storage": {"url": pg_url}, "ops": {"listen": "127.0.0.1:0"}}
+    bots = [BotHarness(db, clock=clock, sections=sections) for _ in range(2)]
     try:
         for harness in bots:
             harness.start()
@@ -149,6 +152,12 @@ def test_two_bots_on_one_database_send_each_subscriber_the_days_alert_once(db: P
         assert {c: _sent(bots, c) for c in subscribers} == dict.fromkeys(subscribers, 1)
         for chat_id in subscribers:
             assert [e.kind for e in transitions(store, SPREAD_RULE, chat_id)] == ["fire"]
+        for harness in bots:  # each instance's /healthz checks the shared database
+            port = harness.application.bot_data[SERVER_KEY].port
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
+                assert (answer.status, answer.read()) == (200, b"ok\n")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+                assert b"spreadwatch_outbox_rows" in answer.read()
     finally:
         for harness in bots:
             harness.stop()

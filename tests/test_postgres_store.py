@@ -317,3 +317,20 @@ def test_placeholders_become_psycopg_ones_outside_quoted_text() -> None:
         "SELECT * FROM t WHERE a = %s AND b LIKE 'x%%?' AND c = %s"
     )
     assert postgres_sql('SELECT "window" FROM t WHERE k % 2 = ?') == 'SELECT "window" FROM t WHERE k %% 2 = %s'
+
+
+def test_a_row_another_instance_is_sending_is_not_left_for_later(pg_url: str, tmp_path: Path) -> None:
+    """After a drain, a row that another live sender holds is in flight, not left behind: the run that
+    did not send it exits 0; once that sender's lease runs out, the row counts again."""
+    for store in (Store(tmp_path / "s.db"), Store(pg_url)):
+        now = [1000.0]
+        box = Outbox(store, clock=lambda: now[0])
+        with store.transaction() as conn:
+            box.enqueue(conn, rule_id="spread", tier=1, kind="fire", day=DAY, chat_id=5, parts=["x"])
+            box.enqueue(conn, rule_id="spread", tier=1, kind="fire", day=DAY, chat_id=6, parts=["y"])
+        first = box.rows()[0]
+        assert box.claim(first.id, "a", lease_s=60) is not None
+        assert (box.left_for_later("a"), box.left_for_later("b")) == (2, 1)
+        now[0] += 61  # a's lease ran out: a died, its row is b's to take over
+        assert box.left_for_later("b") == 2
+        store.close_all()

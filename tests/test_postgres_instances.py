@@ -21,7 +21,9 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 import yaml
 from alerting_support import SW
@@ -166,3 +168,37 @@ def test_two_bots_on_one_database_send_each_subscriber_the_days_alert_once(db: P
 
 def _sent(bots: list[BotHarness], chat_id: int) -> int:
     return sum(len(h.fake.sent(chat_id=chat_id, method="sendMessage")) for h in bots)
+
+
+def test_two_instances_refreshing_one_database_store_what_one_refresh_stores(pg_url: str, tmp_path: Path) -> None:
+    """Refreshes are serialised across instances (the ``refresh`` advisory lock): two backfills at once
+    leave the prices and snapshots one backfill leaves, and the second finds nothing newer."""
+    if not SW.exists():
+        pytest.skip("shared data not present")
+    csv = tmp_path / "sw.csv"
+    rows = pd.read_csv(SW, dtype={"code": str, "name": str})
+    rows[rows["date"] >= "2023-01-01"].to_csv(csv, index=False)
+    cmd = [sys.executable, "-m", "bot.cli", "backfill", "--source", f"csv:{csv}", "--db"]
+    procs = [
+        subprocess.Popen([*cmd, pg_url], env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    single = tmp_path / "single.db"
+    assert subprocess.run([*cmd, str(single)], env=_env(), capture_output=True, timeout=180).returncode == 0
+
+    def dump(target: str | Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        store = Store(target)
+        conn = store.connect()
+        prices = conn.execute("SELECT code, date, close FROM prices ORDER BY code, date").fetchall()
+        snaps = conn.execute("SELECT date, spread, percentile, n_ranked FROM snapshots ORDER BY date").fetchall()
+        out = [tuple(r) for r in prices], [tuple(r) for r in snaps]
+        store.close_all()
+        return out
+
+    shared = dump(pg_url)
+    assert shared == dump(single) and len(shared[0]) > 10_000
+    store = Store(pg_url)
+    assert [r[0] for r in store.connect().execute("SELECT ok FROM fetch_log WHERE kind = 'prices'")] == [1, 1]
+    store.close_all()

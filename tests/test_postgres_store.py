@@ -322,8 +322,9 @@ def test_placeholders_become_psycopg_ones_outside_quoted_text() -> None:
 def test_a_row_another_instance_is_sending_is_not_left_for_later(pg_url: str, tmp_path: Path) -> None:
     """After a drain, a row that another live sender holds is in flight, not left behind: the run that
     did not send it exits 0; once that sender's lease runs out, the row counts again."""
+    now = [1000.0]
     for store in (Store(tmp_path / "s.db"), Store(pg_url)):
-        now = [1000.0]
+        now[0] = 1000.0
         box = Outbox(store, clock=lambda: now[0])
         with store.transaction() as conn:
             box.enqueue(conn, rule_id="spread", tier=1, kind="fire", day=DAY, chat_id=5, parts=["x"])

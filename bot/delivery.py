@@ -5,7 +5,7 @@ Limits (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-how-do-i-avo
 * about 30 messages/s overall: python-telegram-bot's ``AIORateLimiter`` (``bot.telegram_client``,
   without retries, so that every 429 reaches this module) is a leaky bucket that lets a burst of 30
   through on top of the rate, which Telegram answers with 429; :class:`Pacer` spaces sends evenly
-  at ``rate`` (29.5/s, and at most 29 in any second, by default) so the bucket never fills;
+  at ``rate`` (``telegram.rate``, 29.5/s: at most 30 in any second, 59 in any two) so the bucket never fills;
 * 1 message/s per chat: not covered by ``AIORateLimiter``; the sender keeps one send in flight per
   chat and ``per_chat_interval`` between two sends to the same chat;
 * 20 messages/min per group: left to ``AIORateLimiter``'s per-group limiter.
@@ -35,7 +35,7 @@ import random
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -60,17 +60,27 @@ log = logging.getLogger(__name__)
 
 
 class Pacer:
-    """Permits at least ``1/rate`` apart, and never more than ``rate`` in any one-second window.
+    """Permits at least ``1/rate`` apart, and never more than ``2 × rate`` in any two-second window.
 
     The gap is measured from the previous permit actually handed out, one waiter at a time: with
     precomputed slots, a stalled event loop (a busy CPU) wakes every worker whose slot passed during
-    the stall at once, and the server sees a burst.
+    the stall at once, and the server sees a burst. The gap alone keeps any one second within
+    ``rate + 1`` permits; the window keeps the average at or under ``rate`` even for a fractional rate
+    (two instances at 14.75/s each: 29 in two seconds, not 14 in one).
     """
 
-    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+    WINDOW_S = 2.0
+
+    def __init__(
+        self,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
-        self.max_per_s = max(1, int(rate))
+        self.max_per_window = max(1, int(rate * self.WINDOW_S))
         self.clock = clock
+        self.sleep = sleep
         self._last: float | None = None
         self._recent: deque[float] = deque()
         self._lock = asyncio.Lock()
@@ -80,14 +90,14 @@ class Pacer:
             return
         async with self._lock:
             if self._last is not None and (gap := self._last + self.interval - self.clock()) > 0:
-                await asyncio.sleep(gap)
+                await self.sleep(gap)
             while True:
                 now = self.clock()
-                while self._recent and now - self._recent[0] >= 1.0:
+                while self._recent and now - self._recent[0] >= self.WINDOW_S:
                     self._recent.popleft()
-                if len(self._recent) < self.max_per_s:
+                if len(self._recent) < self.max_per_window:
                     break
-                await asyncio.sleep(1.0 - (now - self._recent[0]) + 0.001)
+                await self.sleep(self.WINDOW_S - (now - self._recent[0]) + 0.001)
             self._last = now
             self._recent.append(now)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from telegram.ext import ExtBot
 
 from bot.delivery import DrainStats, OutboxSender
@@ -35,6 +36,13 @@ def csv_batch(path: Path) -> PriceBatch:
     return CsvSource(path).fetch(None, date(2100, 1, 1))
 
 
+@lru_cache(maxsize=2)
+def csv_days(path: Path) -> np.ndarray:  # type: ignore[type-arg]
+    """The ``date`` column of :func:`csv_batch` as datetime64[D]: comparing it with a day is a vectorised
+    comparison, not one of Python ``date`` objects per row (a replay filters the whole CSV every evening)."""
+    return np.array(csv_batch(path).rows["date"].tolist(), dtype="datetime64[D]")
+
+
 class RevealingSource:
     """The real CSV, but only rows up to ``revealed`` exist yet (None: all of them).
 
@@ -45,6 +53,7 @@ class RevealingSource:
 
     def __init__(self, path: Path, revealed: date | None = None) -> None:
         self.batch = csv_batch(path)
+        self.days = csv_days(path)
         self.name = f"csv:{path}"
         self.label = f"CSV {path.name}"
         self.revealed = revealed
@@ -53,12 +62,12 @@ class RevealingSource:
     def fetch(self, since: date | None, until: date) -> PriceBatch:
         if self.failing:
             raise FetchError(self.failing)
-        rows = self.batch.rows
-        mask = rows["date"] <= until
+        rows, days = self.batch.rows, self.days
+        mask = days <= np.datetime64(until)
         if self.revealed is not None:
-            mask &= rows["date"] <= self.revealed
+            mask &= days <= np.datetime64(self.revealed)
         if since is not None:
-            mask &= rows["date"] > since
+            mask &= days > np.datetime64(since)
         return PriceBatch(rows=rows.loc[mask].reset_index(drop=True), declared=self.batch.declared, complete=False)
 
 

@@ -1,8 +1,11 @@
 """The backtest against a plain loop written here, on the real Shenwan data, and by hand."""
 
+# ruff: noqa: F811  (pytest fixtures imported from bot_harness are parameters here)
+
 from __future__ import annotations
 
 import csv
+import shutil
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -10,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 
 from jobs.backtest import (
     Basket,
@@ -157,13 +161,13 @@ def loop_backtest(
 
 
 @pytest.fixture(scope="module")
-def sw_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Store, str]:
-    if not SW.exists():
-        pytest.skip("shared data not present")
+def sw_store(filled_db: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Store, str]:
+    """The real CSV's store (a copy of the one built once per test run, as ``spreadwatch backfill`` fills it)."""
     db = tmp_path_factory.mktemp("bt") / "sw.db"
+    shutil.copyfile(filled_db, db)
     settings = parse_settings({"data": {"source": f"csv:{SW}"}, "storage": {"path": str(db)}})
     engine = Engine(settings, Store(db))
-    assert engine.update().refresh.ok
+    assert engine.store.last_snapshot_date(engine.source.name) is not None
     return settings, engine.store, engine.source.name
 
 

@@ -112,7 +112,7 @@ def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:
 
 
 def test_a_failing_regime_evaluation_tells_the_admins_once(db: Path) -> None:
-    import time
+    import asyncio
 
     from bot.handlers.regime import regimes_job
     from jobs.daily import last_evaluated_key
@@ -127,9 +127,11 @@ def test_a_failing_regime_evaluation_tells_the_admins_once(db: Path) -> None:
         services.store.set_meta(last_evaluated_key(SOURCE), "2026-06-02")
         services.store.set_meta(f"regimes:last_evaluated:{SOURCE}", "not a date")
         jq = harness.application.job_queue
-        for _ in range(2):  # two 5-minute ticks fail the same way
-            jq.run_once(regimes_job, 0.01)
-            time.sleep(0.5)
+        assert harness._loop is not None
+        for _ in range(2):  # two 5-minute ticks fail the same way, one after the other
+            tick = jq.run_once(regimes_job, 3600)
+            asyncio.run_coroutine_threadsafe(tick.run(harness.application), harness._loop).result(timeout=30)
+            tick.schedule_removal()
         jq.run_once(drain_now, 0.01)
         (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
         assert "2026-06-02" in notice.params["text"] and "regime evaluation: ValueError" in notice.params["text"]

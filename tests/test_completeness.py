@@ -4,9 +4,12 @@ Real Shenwan data: the CSV's last day (2026-06-02) without 通信, the leader, m
 30 industries (42.9, P81 instead of 54.2, P93): a false "resolve" for every subscriber.
 """
 
+# ruff: noqa: F811  (pytest fixtures imported from bot_harness are parameters here)
+
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -15,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import responses
+from bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 from conftest import SW_CSV
 
 from bot.cli import main
@@ -23,7 +27,6 @@ from jobs.calendar import TradingCalendar, shipped_trading_days
 from jobs.daily import run_daily
 from jobs.notices import DATA_RULE
 from jobs.outbox import Outbox
-from jobs.pipeline import Engine
 from jobs.settings import parse_settings
 from jobs.sources.sample import synthetic_frame
 from jobs.store import Store
@@ -46,7 +49,7 @@ def _report(csv: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> tuple[in
 
 
 def test_a_csv_missing_the_leader_on_its_last_day_never_gives_a_smaller_spread(
-    sw_rows: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sw_rows: pd.DataFrame, filled_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     csv, db = tmp_path / "sw.csv", tmp_path / "s.db"
     lacking = sw_rows[~((sw_rows["date"] == LAST) & (sw_rows["code"] == TELECOM))]
@@ -65,10 +68,9 @@ def test_a_csv_missing_the_leader_on_its_last_day_never_gives_a_smaller_spread(
     code, shown, _ = _report(csv, db, capsys)
     assert code == 0 and shown["as_of"] == LAST and shown["incomplete"] is None
     assert shown["top"][0]["name"] == "通信"
-    whole_store = Store(tmp_path / "w.db")
-    whole = Engine(parse_settings({"data": {"source": f"csv:{SW_CSV}"}}), whole_store)
-    whole.update()
-    reference = whole_store.snapshot(f"csv:{SW_CSV}")
+    # the whole CSV's store, as `spreadwatch backfill` fills it (built once per test run)
+    shutil.copyfile(filled_db, tmp_path / "w.db")
+    reference = Store(tmp_path / "w.db").snapshot(f"csv:{SW_CSV}")
     assert reference is not None and reference.as_of == date(2026, 6, 2)
     assert shown["spread"] == pytest.approx(reference.spread, abs=1e-4) and reference.spread > 54
     assert shown["percentile"] == pytest.approx(reference.percentile, abs=1e-2) and reference.percentile > 92.5  # P93
@@ -79,13 +81,15 @@ def test_two_processes_refreshing_one_store_both_end_well(sw_rows: pd.DataFrame,
     sw_rows[sw_rows["date"] >= "2018-01-01"].to_csv(csv, index=False)
     db = tmp_path / "shared.db"
     cmd = [sys.executable, "-m", "bot.cli", "backfill", "--source", f"csv:{csv}", "--db", str(db)]
+    # the same store a single refresh makes: built meanwhile, in a file of its own
+    single = tmp_path / "single.db"
+    alone = subprocess.Popen([*cmd[:-1], str(single)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     assert all("Traceback" not in err and "FAILED" not in out for out, err in results)
-    # the same store a single refresh makes
-    single = tmp_path / "single.db"
-    assert subprocess.run([*cmd[:-1], str(single)], capture_output=True, timeout=300).returncode == 0
+    alone_err = alone.communicate(timeout=300)[1]
+    assert alone.returncode == 0, alone_err
 
     def dump(path: Path) -> tuple[list[tuple], list[tuple]]:  # type: ignore[type-arg]
         conn = Store(path).connect()

@@ -69,8 +69,8 @@ def test_a_flood_wait_longer_than_the_lease_never_lets_two_senders_send_one_row(
     db = tmp_path / "two.db"
     chats = list(range(1, 9))
     queue(Store(db), chats)
-    # the first send gets a 5 s flood wait: sender A pauses with its other claims (1 s leases) held
-    fake.fail("sendMessage", "429", times=1, retry_after=5)
+    # the first send gets a 3 s flood wait: sender A pauses with its other claims (1 s leases) held
+    fake.fail("sendMessage", "429", times=1, retry_after=3)
 
     async def run() -> tuple[DrainStats, DrainStats]:
         async with make_bot(TOKEN, fake.base_url) as bot_a, make_bot(TOKEN, fake.base_url) as bot_b:
@@ -88,7 +88,7 @@ def test_a_flood_wait_longer_than_the_lease_never_lets_two_senders_send_one_row(
     assert outbox.counts()["sent"] == len(chats)
     # the stats say what happened: every accepted message counted once, by the sender that sent it
     assert stats_a.sent + stats_b.sent == len(chats) == len(fake.sent(method="sendMessage"))
-    assert stats_a.flood_waits == [5.0]
+    assert stats_a.flood_waits == [3.0]
     assert stats_b.sent > 0 and stats_a.skipped > 0
     assert stats_a.unmarked == stats_b.unmarked == 0
 
@@ -98,8 +98,8 @@ def test_a_send_slower_than_its_lease_is_logged_and_counted_when_it_cannot_be_ma
 ) -> None:
     db = tmp_path / "slow.db"
     queue(Store(db), [1])
-    # Telegram holds the answer for 3 s; the lease is 0.3 s, and meanwhile another sender claims the row
-    fake.fail("sendMessage", "delay", times=1, retry_after=3)
+    # Telegram holds the answer for 2 s; the lease is 0.3 s, and meanwhile another sender claims the row
+    fake.fail("sendMessage", "delay", times=1, retry_after=2)
     other = Outbox(Store(db))
 
     async def run() -> DrainStats:
@@ -150,7 +150,7 @@ def test_the_service_bot_hands_a_429_to_the_outbox(tmp_path: Path, fake: FakeBot
     settings = make_settings(tmp_path / "svc.db", fake.base_url)
     services = make_services(settings, source=None)
     queue(services.store, [1, 2, 3])
-    fake.fail("sendMessage", "429", times=1, retry_after=2)
+    fake.fail("sendMessage", "429", times=1, retry_after=1)
     os.environ[settings.telegram.token_env] = TOKEN
     try:
         application = build_application(services)
@@ -163,7 +163,7 @@ def test_the_service_bot_hands_a_429_to_the_outbox(tmp_path: Path, fake: FakeBot
 
     stats = asyncio.run(run())
     # a limiter that retried by itself would hide the wait from the outbox (flood_waits == [])
-    assert stats.flood_waits == [2.0] and stats.sent == 3
+    assert stats.flood_waits == [1.0] and stats.sent == 3
     assert copies(fake) == {1: 1, 2: 1, 3: 1}
     assert len(fake.calls(method="sendMessage", ok=False)) == 1
 
@@ -172,7 +172,7 @@ def test_run_daily_sends_through_the_same_bot_and_hands_a_429_to_the_outbox(tmp_
     settings = make_settings(tmp_path / "cron.db", fake.base_url)
     services = make_services(settings, source=None)
     queue(services.store, [1, 2, 3])
-    fake.fail("sendMessage", "429", times=1, retry_after=2)
+    fake.fail("sendMessage", "429", times=1, retry_after=1)
     stats = asyncio.run(send_outbox(settings, services, TOKEN, 10))
-    assert stats.flood_waits == [2.0] and stats.sent == 3
+    assert stats.flood_waits == [1.0] and stats.sent == 3
     assert copies(fake) == {1: 1, 2: 1, 3: 1}

@@ -172,7 +172,9 @@ class Store:
             (source, str(c), d.isoformat(), float(v), None if a is None or pd.isna(a) else float(a))
             for c, d, v, a in zip(batch["code"], batch["date"], batch["close"], amount, strict=True)
         ]
+        version_key = f"prices_version:{source}"
         with self.transaction() as conn:
+            before = conn.execute("SELECT value FROM meta WHERE key = ?", (version_key,)).fetchone()
             conn.executemany(
                 """INSERT INTO prices (source, code, date, close, amount) VALUES (?, ?, ?, ?, ?)
                    ON CONFLICT (source, code, date) DO UPDATE SET close = excluded.close, amount = excluded.amount""",
@@ -184,8 +186,30 @@ class Store:
                 [(source, c, d.isoformat(), n) for c, d, n in names],
             )
             # a version per source lets every process know whether its cached price frame is current
-            self.set_meta(f"prices_version:{source}", now_iso() + f"#{time.monotonic_ns()}", conn)
+            version = now_iso() + f"#{time.monotonic_ns()}"
+            self.set_meta(version_key, version, conn)
+        self._extend_cached_prices(source, None if before is None else str(before[0]), version, rows)
         return len(rows)
+
+    def _extend_cached_prices(self, source: str, before: str | None, version: str, rows: list[tuple[Any, ...]]) -> None:
+        """Bring the cached frames up to the version just written by applying the batch's rows, instead
+        of reading every row again at the next ``load_prices``: only when the cache held exactly the
+        version this save replaced (no other writer in between); otherwise the cache is dropped."""
+        for position, column in ((3, "close"), (4, "amount")):
+            key = (source, column)
+            cached = self._price_cache.pop(key, None)
+            if cached is None or before is None or cached[0] != before or not rows:
+                continue
+            old = cached[1]
+            dates = pd.DatetimeIndex(pd.to_datetime([r[2] for r in rows], format="%Y-%m-%d"))
+            codes = pd.Index([r[1] for r in rows], dtype=old.columns.dtype)
+            index = old.index.union(dates.unique()).rename(old.index.name)
+            columns = old.columns.union(codes.unique()).rename(old.columns.name)
+            values = old.reindex(index=index, columns=columns).to_numpy(dtype=float, copy=True)
+            values[index.get_indexer(dates), columns.get_indexer(codes)] = np.array(
+                [np.nan if r[position] is None else r[position] for r in rows], dtype=float
+            )
+            self._price_cache[key] = (version, pd.DataFrame(values, index=index, columns=columns))
 
     def load_prices(self, source: str, column: str = "close") -> pd.DataFrame:
         """Dates x codes frame of ``close`` (or ``amount``) for a source.

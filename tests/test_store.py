@@ -180,3 +180,39 @@ def test_the_cached_price_frame_follows_writes_from_this_and_other_store_objects
     assert list(after.index.date) == [date(2020, 1, 2), date(2020, 1, 3)]
     assert after.loc[pd.Timestamp("2020-01-03"), "B"] == 2.5
     assert reader.load_prices("s", "amount").isna().all().all()
+
+
+def test_the_cached_price_frame_follows_each_save_exactly_as_a_fresh_read(tmp_path: Path) -> None:
+    """After a save, ``load_prices`` answers from the cache brought up to date with the batch: the same
+    frame a new process reads from the file, for new days, a new industry and a corrected close."""
+    store = Store(tmp_path / "s.db")
+
+    def batch(rows: list[tuple[str, str, float, float | None]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "date": [date.fromisoformat(d) for d, *_ in rows],
+                "code": [c for _, c, *_ in rows],
+                "close": [v for _, _, v, _ in rows],
+                "amount": [a for *_, a in rows],
+            }
+        )
+
+    store.save_batch("s", batch([("2025-01-02", "801010", 10.0, 1e9), ("2025-01-02", "801020", 20.0, None)]), [])
+    store.load_prices("s"), store.load_prices("s", "amount")  # cached
+    later = [
+        ("2025-01-03", "801010", 11.0, 2e9),
+        ("2025-01-03", "801030", 30.0, 3e9),  # an industry not seen before
+        ("2025-01-02", "801020", 21.0, 5e8),  # a corrected close of a stored day
+    ]
+    store.save_batch("s", batch(later), [])
+    # brought up to date in place: the cache already holds the version just written
+    assert store._price_cache[("s", "close")][0] == store.get_meta("prices_version:s")
+    fresh = Store(tmp_path / "s.db")
+    for column in ("close", "amount"):
+        pd.testing.assert_frame_equal(store.load_prices("s", column), fresh.load_prices("s", column))
+    assert store.load_prices("s").loc["2025-01-02", "801020"] == 21.0
+    # another process saved meanwhile: this one's cache is not patched but read again
+    fresh.save_batch("s", batch([("2025-01-06", "801010", 12.0, None)]), [])
+    store.save_batch("s", batch([("2025-01-07", "801010", 13.0, None)]), [])
+    pd.testing.assert_frame_equal(store.load_prices("s"), Store(tmp_path / "s.db").load_prices("s"))
+    assert list(store.load_prices("s").index.strftime("%m-%d")) == ["01-02", "01-03", "01-06", "01-07"]

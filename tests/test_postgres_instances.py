@@ -202,3 +202,53 @@ def test_two_instances_refreshing_one_database_store_what_one_refresh_stores(pg_
     store = Store(pg_url)
     assert [r[0] for r in store.connect().execute("SELECT ok FROM fetch_log WHERE kind = 'prices'")] == [1, 1]
     store.close_all()
+
+
+def test_two_instances_evaluating_the_regimes_of_a_day_do_it_once(db: Path, pg_url: str) -> None:  # noqa: F811
+    """The regimes job follows the daily job on every instance; the ``regimes`` lock lets one evaluate
+    the day, and the other, once it has the lock, finds it done: each scenario alert is queued once."""
+    import csv
+    import threading
+
+    from bot.services import Services
+    from jobs.daily import last_evaluated_key
+    from jobs.pipeline import Engine
+    from jobs.regimes.job import run_regimes_if_due
+    from jobs.regimes.repo import RegimeRepo
+    from jobs.settings import parse_settings
+
+    pmi = SW.parent / "cn_pmi_monthly.csv"
+    if not pmi.exists():
+        pytest.skip("shared data not present")
+    migrate(Store(db), Store(pg_url))
+    setup = Store(pg_url)
+    for chat_id in (11, 12):
+        ChatRepo(setup).ensure(chat_id)
+        ChatRepo(setup).update(chat_id, subscribed=True, lang="en")
+    with pmi.open(encoding="utf-8") as f:
+        points = [(date.fromisoformat(r["month"] + "-01"), float(r["pmi"])) for r in csv.DictReader(f)]
+    RegimeRepo(setup).save_series("pmi", points)
+    source = f"csv:{SW}"
+    key = last_evaluated_key(source)
+    setup.set_meta(key, "2025-02-14")  # the daily job evaluated a P94 day with January's PMI below 50
+    settings = parse_settings({"data": {"source": source}, "storage": {"url": pg_url}})
+    instances = []
+    for _ in range(2):
+        store = Store(pg_url)
+        instances.append(
+            Services(settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store))
+        )
+    runs: list[Any] = []
+    threads = [threading.Thread(target=lambda s=s: runs.append(run_regimes_if_due(s, key))) for s in instances]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    done = [r for r in runs if r is not None]
+    assert len(runs) == 2 and len(done) == 1, runs  # one evaluated the day; the other found it done
+    rows = Outbox(setup).rows()
+    assert len(rows) == done[0].queued == 4  # macro and composite fire, for each of the two chats
+    assert len({(r.rule_id, r.chat_id) for r in rows}) == 4
+    for services in instances:
+        services.store.close_all()
+    setup.close_all()

@@ -30,13 +30,16 @@ from bot.services import Services
 from jobs.backtest import BacktestResult, load_backtest
 from jobs.export import history_csv
 from jobs.messages import render
+from jobs.regimes.file_inputs import files_signature
+from jobs.regimes.repo import RegimeRepo
 from jobs.rules import params_from_settings
 
 RECENT_EPISODES = 5
 
 
 class BacktestCache:
-    """The last backtest, keyed by what it depends on: source, latest stored day, metric and rules."""
+    """The last backtest, keyed by what it depends on: source, stored prices and latest day, metric and
+    rules, and the regime inputs (stored series, analysis, boards and events; the input files)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -45,7 +48,16 @@ class BacktestCache:
     def get(self, services: Services, source: str) -> BacktestResult:
         """The backtest from ``metric.history_start`` to the latest stored day (runs in a worker thread)."""
         params = params_from_settings(services.settings.alerts)
-        key = (source, services.store.last_snapshot_date(source), services.engine.metric_signature(), params)
+        store, inputs = services.store, services.settings.regimes.inputs
+        key = (
+            source,
+            store.last_snapshot_date(source),
+            store.get_meta(f"prices_version:{source}"),
+            services.engine.metric_signature(),
+            params,
+            RegimeRepo(store).signature(),
+            files_signature(inputs),
+        )
         with self._lock:
             if self._entry is not None and self._entry[0] == key:
                 return self._entry[1]

@@ -184,11 +184,7 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _cached(kind: str, path: Path, load: object) -> object:
-    try:
-        st = path.stat()
-        stamp = (st.st_mtime_ns, st.st_size)
-    except OSError:
-        stamp = (-1, -1)
+    stamp = _stamp(path)
     key = (kind, str(path))
     with _CACHE_LOCK:
         hit = _CACHE.get(key)
@@ -220,6 +216,20 @@ def load_file_inputs(files: InputFiles) -> FileInputs:
     assert amount is None or isinstance(amount, PanelFile)
     assert pe is None or isinstance(pe, PanelFile)
     return FileInputs(pmi, amount, pe)
+
+
+def files_signature(files: InputFiles) -> tuple[tuple[str, str, tuple[int, int]], ...]:
+    """Each configured input file's path with the stamp ``_cached`` keys on: changes when a file is
+    edited or replaced, for caching what is computed from them."""
+    return tuple((kind, str(p), _stamp(p)) for kind in ("pmi", "amount", "pe") if (p := files.path(kind)) is not None)
+
+
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
 
 
 def describe(inputs: FileInputs) -> list[str]:

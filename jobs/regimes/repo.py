@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import pandas as pd
 
@@ -120,6 +121,18 @@ class RegimeRepo:
     def last_board_date(self, board: str) -> date | None:
         row = self.store.connect().execute("SELECT MAX(date) FROM board_snapshots WHERE board = ?", (board,)).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def signature(self) -> tuple[Any, ...]:
+        """Changes whenever the stored regime inputs change (series, analysis, boards, events): a key for
+        caching what is computed from them."""
+        conn = self.store.connect()
+        queries = (
+            "SELECT COUNT(*), MAX(month), SUM(value) FROM regime_series",
+            "SELECT COUNT(*), MAX(date), SUM(pe) FROM sw_analysis",
+            "SELECT COUNT(*), MAX(date), SUM(board_cap) FROM board_snapshots",
+            "SELECT COUNT(*), MAX(id), COUNT(deleted_at) FROM policy_events",
+        )
+        return tuple(tuple(conn.execute(sql).fetchone()) for sql in queries)
 
     # -- policy events -------------------------------------------------------------------------
     def add_event(self, day: date, text: str, author: str, author_id: int | None = None) -> int:

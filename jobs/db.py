@@ -167,12 +167,22 @@ class Database(ABC):
     # -- connections -----------------------------------------------------------------------------
     def connect(self) -> Any:
         conn = getattr(self._local, "conn", None)
+        if conn is not None and self._lost(conn):
+            # the server went away (restarted, failed over, ended idle sessions): the statement that
+            # found out failed and was reported; this one starts on a new connection
+            log.warning("the connection to the store %s was lost; connecting again", self.describe())
+            self.close()
+            conn = None
         if conn is None:
             conn = self._open()
             self._local.conn = conn
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def _lost(self, conn: Any) -> bool:
+        """True when ``conn`` can no longer be used (a server's connection that broke)."""
+        return False
 
     def close(self) -> None:
         """Close this thread's connection."""

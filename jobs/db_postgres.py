@@ -137,6 +137,9 @@ class PostgresDatabase(Database):
     def _open(self) -> PgConnection:
         return PgConnection(self._raw())
 
+    def _lost(self, conn: PgConnection) -> bool:
+        return bool(conn.raw.broken or conn.raw.closed)
+
     @contextmanager
     def transaction(self, exclusive: bool = True) -> Iterator[PgConnection]:
         conn = self.connect()

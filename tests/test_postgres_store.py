@@ -335,3 +335,22 @@ def test_a_row_another_instance_is_sending_is_not_left_for_later(pg_url: str, tm
         now[0] += 61  # a's lease ran out: a died, its row is b's to take over
         assert box.left_for_later("b") == 2
         store.close_all()
+
+
+def test_a_lost_connection_fails_one_statement_and_the_next_connects_again(pg_url: str) -> None:
+    """The database server restarted (or ended the session): the statement that finds out fails and is
+    reported as a store error; the service goes on with a new connection instead of failing forever."""
+    store = Store(pg_url)
+    store.set_meta("k", "v")
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    with pytest.raises(psycopg.OperationalError):
+        store.get_meta("k")
+    assert store.get_meta("k") == "v"
+    with store.transaction() as conn:  # writes too
+        store.set_meta("k", "w", conn)
+    assert store.get_meta("k") == "w"
+    store.close_all()

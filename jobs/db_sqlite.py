@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.db import JUST_CREATED_S, Database, StoreError
+from jobs.service_lock import flock_within
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +97,8 @@ class SqliteDatabase(Database):
             return
         fd = os.open(lock_path(self.path, name), os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            deadline = time.monotonic() + patience_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        msg = f"another {name} of {self.path} has held its lock for {patience_s:.0f} s"
-                        raise TimeoutError(msg) from None
-                    time.sleep(0.05)
+            if not flock_within(fd, fcntl.LOCK_EX, patience_s):
+                raise TimeoutError(f"another {name} of {self.path} has held its lock for {patience_s:.0f} s")
             try:
                 yield
             finally:

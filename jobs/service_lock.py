@@ -18,6 +18,20 @@ from pathlib import Path
 SUFFIX = ".service-lock"
 
 
+def flock_within(fd: int, operation: int, patience_s: float) -> bool:
+    """Take ``flock(fd, operation)`` (LOCK_SH or LOCK_EX), polling while another holder has it; False
+    when ``patience_s`` passed without it."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            fcntl.flock(fd, operation | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+
 def lock_path(store_path: str | os.PathLike[str]) -> Path:
     return Path(f"{store_path}{SUFFIX}")
 
@@ -33,16 +47,9 @@ class ServiceLock:
         """Waits while a restore holds the lock exclusively (seconds at most)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + patience_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise TimeoutError(f"{self.path} is held by a restore for more than {patience_s:.0f} s") from None
-                time.sleep(0.05)
+        if not flock_within(fd, fcntl.LOCK_SH, patience_s):
+            os.close(fd)
+            raise TimeoutError(f"{self.path} is held by a restore for more than {patience_s:.0f} s")
         self._fd = fd
 
     def release(self) -> None:

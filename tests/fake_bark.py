@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-HANG = -1  # hold the request until the test ends: the client's read timeout fires
+from notify_receiver import HANG, serving
+
+__all__ = ["HANG", "BarkServer", "bark_server"]
 
 
 @dataclass
@@ -74,14 +76,5 @@ def bark_server(*script: int, devices: tuple[str, ...] = ("barkdevicekey0123",))
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, state):
         yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 HANG = -1  # hold the request until the test ends: the client's read timeout fires
 
@@ -22,6 +23,27 @@ class Receiver:
 
     def url(self, scheme: str = "json", path: str = "hook", query: str = "") -> str:
         return f"{scheme}://127.0.0.1:{self.port}/{path}{'?' + query if query else ''}"
+
+
+class _Served(Protocol):
+    port: int
+    release: threading.Event
+
+
+@contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler], state: _Served) -> Iterator[None]:
+    """Serve ``handler`` on a free port of 127.0.0.1 (set on ``state.port``) until the block ends; then
+    release the requests held (``HANG``) and stop."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()
 
 
 @contextmanager
@@ -49,14 +71,5 @@ def receiver(*script: int) -> Iterator[Receiver]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler, state):
         yield state
-    finally:
-        state.release.set()
-        server.shutdown()
-        server.server_close()

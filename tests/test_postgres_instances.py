@@ -18,7 +18,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -47,14 +46,6 @@ def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS)])
     return env  # PGPASSWORD comes from the pg_url fixture, as a deployment's environment would give it
-
-
-def _wait_for(pred: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError("condition not reached")
-        time.sleep(0.02)
 
 
 def test_two_instances_running_the_daily_job_together_evaluate_the_day_once(pg_url: str, tmp_path: Path) -> None:
@@ -104,12 +95,12 @@ def test_an_instance_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(
         doomed = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         survivor = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            _wait_for(lambda: len(fake.sent()) >= 40)
+            wait_until(lambda: len(fake.sent()) >= 40)
             # Telegram stops answering (connections drop), so nothing either instance is sending now can
             # have been delivered; once every accepted message is marked, kill one instance mid-broadcast
             fake.fail("sendMessage", "drop", times=None)
             time.sleep(0.3)
-            _wait_for(lambda: box.counts()["sent"] == len(fake.sent()), timeout=10)
+            wait_until(lambda: box.counts()["sent"] == len(fake.sent()), timeout=10)
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(timeout=10)
             assert box.counts()["sent"] < len(chats)

@@ -18,12 +18,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from bot.backtest_cli import format_table
-from jobs.backtest import load_backtest, replay_episodes
-from jobs.pipeline import Engine
-from jobs.rules import params_from_settings
-from jobs.settings import parse_settings
-from jobs.store import Store
+from bot.cli.backtest_cli import format_table
+from jobs.config.settings import parse_settings
+from jobs.engine.backtest import load_backtest, replay_episodes
+from jobs.engine.pipeline import Engine
+from jobs.engine.rules import params_from_settings
+from jobs.store.datastore import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 TARGET_S = 2.0

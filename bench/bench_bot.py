@@ -30,9 +30,9 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fakebot import FakeBotAPI, command_update  # noqa: E402
 
-from jobs.pipeline import Engine  # noqa: E402
-from jobs.settings import parse_settings  # noqa: E402
-from jobs.store import Store  # noqa: E402
+from jobs.config.settings import parse_settings  # noqa: E402
+from jobs.engine.pipeline import Engine  # noqa: E402
+from jobs.store.datastore import Store  # noqa: E402
 
 SW = REPO.parent / "shared" / "data" / "sw_l1_daily.csv"
 TOKEN_ENV = "SPREADWATCH_BENCH_TOKEN"

@@ -37,11 +37,11 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from bot.delivery import OutboxSender  # noqa: E402
-from bot.telegram_client import make_bot  # noqa: E402
-from jobs.chats import ChatRepo  # noqa: E402
-from jobs.outbox import Outbox  # noqa: E402
-from jobs.store import Store  # noqa: E402
+from bot.telegram.client import make_bot  # noqa: E402
+from bot.telegram.delivery import OutboxSender  # noqa: E402
+from jobs.store.chats import ChatRepo  # noqa: E402
+from jobs.store.datastore import Store  # noqa: E402
+from jobs.store.outbox import Outbox  # noqa: E402
 
 FIRST_CHAT = 10_000_000
 

@@ -18,11 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobs.pipeline import Engine
+from jobs.config.settings import parse_settings
+from jobs.engine.pipeline import Engine
 from jobs.regimes.file_inputs import forget_cached_files, load_file_inputs
 from jobs.regimes.history import build_history
-from jobs.settings import parse_settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TARGET_S = 2.0

@@ -18,10 +18,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-from jobs.pipeline import Engine
-from jobs.settings import parse_settings
-from jobs.spread import compute_history, compute_snapshot_loop
-from jobs.store import Store
+from jobs.config.settings import parse_settings
+from jobs.engine.pipeline import Engine
+from jobs.engine.spread import compute_history, compute_snapshot_loop
+from jobs.store.datastore import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 TARGET_MS = 50.0

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlparse
 import requests
 import responses
 
-from jobs.calendar import TradingCalendar
-from jobs.sources.base import SW2021_L1
+from jobs.market.calendar import TradingCalendar
+from jobs.market.sources.base import SW2021_L1
 
 TREND_URL = "https://www.swsresearch.com/institute-sw/api/index_publish/trend/"
 SINA_CALENDAR_URL = "https://finance.sina.com.cn/realstock/company/klc_td_sh.txt"

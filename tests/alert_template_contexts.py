@@ -7,8 +7,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from jobs.alerts import LogEntry
-from jobs.rules import Kind, Observation, RuleParams, Transition
+from jobs.alerting.alert_log import LogEntry
+from jobs.engine.rules import Kind, Observation, RuleParams, Transition
 
 
 def _transition(kind: Kind, tier: int, previous: int, snap: Any) -> Transition:
@@ -83,7 +83,7 @@ def _alerts_admin() -> dict[str, Any]:
 def _digest() -> dict[str, Any]:
     from template_contexts import snapshot
 
-    from jobs.rules import AlertState
+    from jobs.engine.rules import AlertState
 
     snap = snapshot()
     return {

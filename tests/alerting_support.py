@@ -14,16 +14,16 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from telegram.ext import ExtBot
 
-from bot.delivery import DrainStats, OutboxSender
-from bot.services import Services
-from bot.telegram_client import make_bot
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.pipeline import Engine
-from jobs.settings import Settings, parse_settings
-from jobs.sources.base import FetchError, PriceBatch
-from jobs.sources.csv_source import CsvSource
-from jobs.store import Store
+from bot.telegram.client import make_bot
+from bot.telegram.delivery import DrainStats, OutboxSender
+from jobs.alerting.services import Services
+from jobs.config.settings import Settings, parse_settings
+from jobs.engine.pipeline import Engine
+from jobs.market.sources.base import FetchError, PriceBatch
+from jobs.market.sources.csv_source import CsvSource
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW = SHARED / "sw_l1_daily.csv"

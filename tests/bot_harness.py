@@ -1,4 +1,4 @@
-"""Run the real bot (``bot.app.build_application``) against the fake Bot API, in a background thread.
+"""Run the real bot (``bot.telegram.app.build_application``) against the fake Bot API, in a background thread.
 
     harness = BotHarness(settings_overrides).start()
     calls = harness.ask("/spread", chat_id=42)      # push a command, wait for the bot's answer(s)
@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from fakebot import Call, FakeBotAPI, command_update
 
-from bot.app import build_application
-from bot.services import Services
-from jobs.chats import ChatRepo
-from jobs.pipeline import Engine
-from jobs.settings import Settings, parse_settings
-from jobs.store import Store
+from bot.telegram.app import build_application
+from jobs.alerting.services import Services
+from jobs.config.settings import Settings, parse_settings
+from jobs.engine.pipeline import Engine
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 SOURCE = f"csv:{SW}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.sources.sample import synthetic_frame
+from jobs.market.sources.sample import synthetic_frame
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from pgcluster import ThrowawayCluster, find_bindir
 
-from jobs.settings import Settings, parse_settings
-from jobs.store import Store
+from jobs.config.settings import Settings, parse_settings
+from jobs.store.datastore import Store
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW_CSV = SHARED_DATA / "sw_l1_daily.csv"

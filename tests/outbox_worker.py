@@ -12,11 +12,11 @@ from typing import Any
 
 from telegram.ext import ExtBot
 
-from bot.delivery import OutboxSender
-from bot.telegram_client import make_bot
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.store import Store
+from bot.telegram.client import make_bot
+from bot.telegram.delivery import OutboxSender
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 
 async def main(db: str, base_url: str, lease_s: float, rate: float = 25) -> None:

@@ -83,7 +83,7 @@ def transition(change: Change) -> dict[str, Any]:
 
 
 def history_ctx() -> dict[str, Any]:
-    from bot.regime_history_cli import history_context
+    from bot.cli.regime_history_cli import history_context
     from jobs.regimes.history import HistoryDay, RegimeHistory
 
     r = report()

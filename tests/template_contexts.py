@@ -15,17 +15,17 @@ from typing import Any
 from alert_template_contexts import ALERT_CONTEXTS
 from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 
-from bot.handlers.market import Discontinued
-from jobs.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
-from jobs.daily import DailyResult
-from jobs.destinations import DestinationView
-from jobs.pipeline import DataStatus, RefreshResult, UpdateResult
+from bot.telegram.handlers.market import Discontinued
+from jobs.alerting.daily import DailyResult
+from jobs.alerting.destinations import DestinationView
+from jobs.engine.backtest import BacktestResult, Basket, Episode, EpisodeSpan, Forward, Summary
+from jobs.engine.pipeline import DataStatus, RefreshResult, UpdateResult
+from jobs.engine.report import NoDataReason, SpreadReport
+from jobs.engine.rules import RuleParams
+from jobs.engine.spread import IndustryGain, Snapshot
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
-from jobs.report import NoDataReason, SpreadReport
-from jobs.rules import RuleParams
-from jobs.spread import IndustryGain, Snapshot
-from jobs.store import FetchRecord
+from jobs.store.datastore import FetchRecord
 
 EVIL = "<b>R&D</b>"  # must arrive as &lt;b&gt;R&amp;D&lt;/b&gt;
 EVIL_ESCAPED = "&lt;b&gt;R&amp;D&lt;/b&gt;"

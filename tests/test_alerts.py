@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.alerts import (
+from jobs.alerting.alert_log import (
     ChatOutcome,
     TransitionRecord,
     load_states,
@@ -18,10 +18,10 @@ from jobs.alerts import (
     state_to_json,
     transitions,
 )
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.rules import AlertState
-from jobs.store import Store
+from jobs.engine.rules import AlertState
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 DAY = date(2025, 2, 14)
 

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 
-from jobs.backtest import (
+from jobs.config.settings import AlertSettings, Settings, parse_settings
+from jobs.engine.backtest import (
     Basket,
     EpisodeSpan,
     forward_figures,
@@ -24,10 +25,9 @@ from jobs.backtest import (
     replay_episodes,
     run_backtest,
 )
-from jobs.pipeline import Engine
-from jobs.rules import RuleParams, params_from_settings
-from jobs.settings import AlertSettings, Settings, parse_settings
-from jobs.store import Store
+from jobs.engine.pipeline import Engine
+from jobs.engine.rules import RuleParams, params_from_settings
+from jobs.store.datastore import Store
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 

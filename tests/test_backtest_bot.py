@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
 
-from bot.handlers.backtest import RECENT_EPISODES
-from jobs.backtest import load_backtest
-from jobs.rules import params_from_settings
-from jobs.store import Store
+from bot.telegram.handlers.backtest_export import RECENT_EPISODES
+from jobs.engine.backtest import load_backtest
+from jobs.engine.rules import params_from_settings
+from jobs.store.datastore import Store
 
 
 def expected_backtest(harness: BotHarness):  # type: ignore[no-untyped-def]

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from bot_harness import SOURCE, db, filled_db  # noqa: F401
 
-from bot.handlers.backtest import BacktestCache
-from bot.services import Services
-from jobs.chats import ChatRepo
-from jobs.pipeline import Engine
+from bot.telegram.handlers.backtest_export import BacktestCache
+from jobs.alerting.services import Services
+from jobs.config.settings import parse_settings
+from jobs.engine.pipeline import Engine
 from jobs.regimes.repo import RegimeRepo
-from jobs.settings import parse_settings
-from jobs.store import Store
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
 
 PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from test_regime_history import DAYS, DROP, EXTREME_FROM, SPIKE, history
 
-from jobs.backtest import (
+from jobs.engine.backtest import (
     BacktestResult,
     Basket,
     Episode,
@@ -17,10 +17,10 @@ from jobs.backtest import (
     forward_figures,
     summarize,
 )
-from jobs.export import episodes_csv
+from jobs.engine.export import episodes_csv
+from jobs.engine.rules import RuleParams
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.types import State
-from jobs.rules import RuleParams
 
 ON, OFF = State.ON, State.OFF
 

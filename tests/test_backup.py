@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from bot_harness import BotHarness, db, filled_db  # noqa: F401
 
-from bot.cli import main
-from bot.ops import SERVER_KEY
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.service_lock import ServiceLock
-from jobs.store import MIGRATIONS, Store
+from bot.cli.main import main
+from bot.ops.ops_runtime import SERVER_KEY
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import MIGRATIONS, Store
+from jobs.store.outbox import Outbox
+from jobs.store.service_lock import ServiceLock
 
 
 @pytest.fixture(autouse=True)

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 from fakebot import png_size
 
-from bot.scheduling import LAST_RESULT, daily_job
-from bot.services import Services
-from jobs.daily import last_evaluated_key
+from bot.telegram.scheduling import LAST_RESULT, daily_job
+from jobs.alerting.daily import last_evaluated_key
+from jobs.alerting.services import Services
 
 
 def test_history_sends_a_png_with_caption(bot: BotHarness) -> None:

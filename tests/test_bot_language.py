@@ -22,11 +22,11 @@ import pytest
 from bot_harness import ADMIN_ID, SW, BotHarness, db, filled_db  # noqa: F401
 from fakebot import Call, callback_query_update
 
-from bot.scheduling import CATCHUP_NAME, daily_job, drain_job
-from jobs.daily import last_evaluated_key
-from jobs.pipeline import Engine
-from jobs.settings import parse_settings
-from jobs.store import Store
+from bot.telegram.scheduling import CATCHUP_NAME, daily_job, drain_job
+from jobs.alerting.daily import last_evaluated_key
+from jobs.config.settings import parse_settings
+from jobs.engine.pipeline import Engine
+from jobs.store.datastore import Store
 
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 ASCII_WORD = re.compile(r"[A-Za-z]{2,}")

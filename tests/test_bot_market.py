@@ -12,8 +12,8 @@ import pytest
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 from fakebot import callback_query_update
 
-from bot.cli import main
-from jobs.sources.base import SW2021_L1_EN
+from bot.cli.main import main
+from jobs.market.sources.base import SW2021_L1_EN
 
 
 def report_json(db_path: Path, capsys: pytest.CaptureFixture[str], lang: str = "en") -> dict:

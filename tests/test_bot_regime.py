@@ -13,7 +13,7 @@ from bot_harness import ADMIN_ID, FRESH_NOW, SOURCE, BotHarness, bot, db, filled
 
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.service import stored_report, update_regimes
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
 
@@ -100,7 +100,7 @@ def test_event_commands_admin_only_escaped_and_listed(bot: BotHarness) -> None:
 def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:
     import asyncio
 
-    from jobs.daily import last_evaluated_key
+    from jobs.alerting.daily import last_evaluated_key
 
     assert bot.services is not None and bot.application is not None and bot._loop is not None
     (job,) = bot.application.job_queue.get_jobs_by_name("regimes")
@@ -114,8 +114,8 @@ def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:
 def test_a_failing_regime_evaluation_tells_the_admins_once(db: Path) -> None:
     import asyncio
 
-    from bot.handlers.regime import regimes_job
-    from jobs.daily import last_evaluated_key
+    from bot.telegram.handlers.regime_events import regimes_job
+    from jobs.alerting.daily import last_evaluated_key
 
     harness = BotHarness(db).start()
     try:
@@ -142,6 +142,6 @@ def test_a_failing_regime_evaluation_tells_the_admins_once(db: Path) -> None:
 
 
 async def drain_now(context: Any) -> None:
-    from bot.scheduling import drain_job
+    from bot.telegram.scheduling import drain_job
 
     await drain_job(context)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
 from test_charts import png_size
 
-from bot.regime_chart import HEIGHT_PX, WIDTH_PX
 from jobs.regimes.history import build_history
-from jobs.store import Store
+from jobs.regimes.regime_chart import HEIGHT_PX, WIDTH_PX
+from jobs.store.datastore import Store
 
 
 def test_regime_history_sends_the_chart(bot: BotHarness) -> None:
@@ -30,9 +30,9 @@ def test_regime_history_sends_the_chart(bot: BotHarness) -> None:
 
 
 def test_backtest_names_the_scenarios_of_each_episode(bot: BotHarness) -> None:
-    from jobs.backtest import load_backtest
+    from jobs.engine.backtest import load_backtest
+    from jobs.engine.rules import params_from_settings
     from jobs.regimes.episodes import with_regimes
-    from jobs.rules import params_from_settings
 
     assert bot.services is not None
     (call,) = bot.ask("/backtest", chat_id=703, language_code="en", timeout=60)

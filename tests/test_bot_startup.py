@@ -22,8 +22,8 @@ import yaml
 from bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
 from fakebot import FakeBotAPI, command_update
 
-from bot.app import RedactToken
-from bot.cli import main
+from bot.cli.main import main
+from bot.telegram.app import RedactToken
 
 
 def write_config(path: Path, db_path: Path, fake: FakeBotAPI | None, token_env: str) -> Path:

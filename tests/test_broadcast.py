@@ -9,11 +9,11 @@ import yaml
 from alerting_support import SW, TOKEN
 from fakebot import FakeBotAPI
 
-from bot.cli import main
-from jobs.broadcast import sync_broadcast
-from jobs.chats import ChatRepo
-from jobs.settings import ConfigError, parse_settings
-from jobs.store import Store
+from bot.cli.main import main
+from jobs.alerting.broadcast_chats import sync_broadcast
+from jobs.config.settings import ConfigError, parse_settings
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
 
 
 def test_broadcast_entries_are_ids_or_usernames() -> None:

@@ -15,18 +15,18 @@ import requests
 import responses
 from akshare_payloads import SINA_CALENDAR_URL, install_sina_calendar, sina_calendar_text, weekdays_without
 
-from bot.cli import main
-from jobs.calendar import CalendarFileError, TradingCalendar, shipped_trading_days
-from jobs.calendar_refresh import (
+from bot.cli.main import main
+from jobs.config.settings import Settings
+from jobs.engine.pipeline import Engine
+from jobs.market.calendar import CalendarFileError, TradingCalendar, shipped_trading_days
+from jobs.market.calendar_refresh import (
     CalendarRejected,
     refresh_calendar,
     refresh_calendar_if_due,
     store_calendar_days,
     validate_calendar_days,
 )
-from jobs.pipeline import Engine
-from jobs.settings import Settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 SH = ZoneInfo("Asia/Shanghai")
 PUBLISH = time(16, 30)

@@ -20,7 +20,7 @@ import responses
 from akshare_payloads import install_sina_calendar
 from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
 
-from bot.scheduling import (
+from bot.telegram.scheduling import (
     CALENDAR_NAME,
     DRAIN_NAME,
     JOB_NAME,
@@ -30,8 +30,8 @@ from bot.scheduling import (
     daily_job,
     drain_job,
 )
-from jobs.calendar import shipped_trading_days
-from jobs.outbox import Outbox
+from jobs.market.calendar import shipped_trading_days
+from jobs.store.outbox import Outbox
 
 END = date(2026, 5, 29)
 
@@ -58,7 +58,7 @@ def test_the_scheduled_run_skips_a_holiday(db: Path, calendar_file: Path, caplog
     clock = {"now": datetime(2026, 5, 1, 9, 0, tzinfo=UTC)}  # Labour Day, 17:00 in Shanghai: a known holiday
     harness = _harness(db, calendar_file, clock)
     try:
-        caplog.set_level(logging.INFO, logger="bot.scheduling")
+        caplog.set_level(logging.INFO, logger="bot.telegram.scheduling")
         _run(harness, daily_job, JOB_NAME)
         wait_until(lambda: "2026-05-01 is not a trading day" in caplog.text)
         assert LAST_RESULT not in harness.application.bot_data  # nothing ran

@@ -12,11 +12,11 @@ import pytest
 from alerting_support import SW, RevealingSource, drain, evening, make_services, make_settings, subscribe
 from fakebot import FakeBotAPI
 
-from bot.services import Services
-from jobs.alerts import SPREAD_RULE, transitions
-from jobs.daily import observation, params_from_settings, run_daily
-from jobs.outbox import Outbox
-from jobs.rules import replay
+from jobs.alerting.alert_log import SPREAD_RULE, transitions
+from jobs.alerting.daily import observation, params_from_settings, run_daily
+from jobs.alerting.services import Services
+from jobs.engine.rules import replay
+from jobs.store.outbox import Outbox
 
 pytestmark = pytest.mark.skipif(not SW.exists(), reason="shared data not present")
 
@@ -102,7 +102,7 @@ def test_after_sixteen_months_one_digest_then_only_the_recent_days(tmp_path: Pat
 
 
 def test_catch_up_days_is_validated() -> None:
-    from jobs.settings import ConfigError, parse_settings
+    from jobs.config.settings import ConfigError, parse_settings
 
     assert parse_settings({"alerts": {"catch_up_days": 0}}, "test").alerts.catch_up_days == 0
     assert parse_settings({}, "test").alerts.catch_up_days == 3

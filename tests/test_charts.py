@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX, percentile_levels, spread_chart, spread_figure
-from jobs.spread import NameBook, compute_history, wide_closes
+from jobs.engine.spread import NameBook, compute_history, wide_closes
+from jobs.rendering.charts import HEIGHT_PX, WIDTH_PX, percentile_levels, spread_chart, spread_figure
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -104,7 +104,7 @@ def test_p90_line_agrees_with_the_stored_percentile_on_real_data() -> None:
 def test_the_shipped_cjk_font_has_every_chinese_chart_word() -> None:
     from fontTools.ttLib import TTFont
 
-    from bot.charts import BUNDLED_CJK_FONT, LABELS
+    from jobs.rendering.charts import BUNDLED_CJK_FONT, LABELS
 
     cmap = TTFont(BUNDLED_CJK_FONT).getBestCmap()
     text = "".join(LABELS["zh"].values()) + "0123456789.−-P"  # tick labels: matplotlib's minus is U+2212
@@ -115,7 +115,7 @@ def test_the_shipped_cjk_font_has_every_chinese_chart_word() -> None:
 def test_chinese_charts_are_drawn_in_chinese_with_the_shipped_font() -> None:
     import warnings
 
-    from bot.charts import LABELS, cjk_font
+    from jobs.rendering.charts import LABELS, cjk_font
 
     assert cjk_font() == "Spreadwatch Sans SC Subset"
     series = synthetic_series(5)
@@ -134,7 +134,7 @@ def test_chinese_charts_are_drawn_in_chinese_with_the_shipped_font() -> None:
 
 
 def test_without_a_cjk_font_chinese_charts_fall_back_to_english_words(tmp_path: Path) -> None:
-    from bot.charts import LABELS, chart_words, cjk_font
+    from jobs.rendering.charts import LABELS, chart_words, cjk_font
 
     assert chart_words("zh", None) == LABELS["en"]
     assert chart_words("zh", "Any CJK family") == LABELS["zh"]

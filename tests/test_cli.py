@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli import main
-from jobs.calendar import TradingCalendar
-from jobs.sources.sample import synthetic_frame
-from jobs.spread import NameBook, compute_history, wide_closes
+from bot.cli.main import main
+from jobs.engine.spread import NameBook, compute_history, wide_closes
+from jobs.market.calendar import TradingCalendar
+from jobs.market.sources.sample import synthetic_frame
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from cli_support import one_line_no_traceback, read_only, spreadwatch, write_config
 
-from bot.cli_common import ExitCode
-from jobs.store import Store
+from bot.cli.cli_common import ExitCode
+from jobs.store.datastore import Store
 
 FILE = int(ExitCode.FILE)
 

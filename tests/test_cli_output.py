@@ -18,14 +18,14 @@ import pytest
 from cli_support import REPO, one_line_no_traceback, spreadwatch, write_config, write_csv
 from fakebot import FakeBotAPI
 
-from bot.cli import build_parser, main
-from bot.cli_common import EXIT_MEANINGS, ExitCode
-from jobs.chats import ChatRepo
-from jobs.export import history_csv
-from jobs.messages import render, to_plain
-from jobs.outbox import Outbox
-from jobs.settings import parse_settings
-from jobs.store import Store
+from bot.cli.cli_common import EXIT_MEANINGS, ExitCode
+from bot.cli.main import build_parser, main
+from jobs.config.settings import parse_settings
+from jobs.engine.export import history_csv
+from jobs.rendering.messages import render, to_plain
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 END = date(2025, 2, 14)
 TOKEN = "987654321:SUMMARY-secret-token-never-printed"
@@ -154,7 +154,7 @@ def test_run_prints_one_startup_summary_without_the_token(tmp_path: Path) -> Non
 
 
 def test_the_webhook_summary_says_where_it_listens(tmp_path: Path) -> None:
-    from bot.run_cli import startup_summary
+    from bot.cli.run_cli import startup_summary
 
     settings = parse_settings(
         {
@@ -196,15 +196,15 @@ def test_run_daily_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_command_modules_never_import_the_parser_module() -> None:
-    """bot/cli.py assembles the parser from the command modules; they share bot/cli_common.py only."""
-    modules = [*sorted((REPO / "bot").glob("*_cli.py")), REPO / "bot" / "cli_common.py"]
+    """bot/cli/main.py assembles the parser from the command modules; they share bot/cli/cli_common.py only."""
+    modules = [*sorted((REPO / "bot" / "cli").glob("*_cli.py")), REPO / "bot" / "cli" / "cli_common.py"]
     assert len(modules) >= 8
     for path in modules:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
             alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
         }
-        assert "bot.cli" not in imported, path.name
+        assert "bot.cli.main" not in imported, path.name
 
 
 def test_run_daily_with_a_refused_token_is_a_configuration_error(

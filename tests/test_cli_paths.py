@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cli_support import write_config, write_csv
 
-from bot.cli import main
+from bot.cli.main import main
 
 END = date(2025, 2, 14)
 

@@ -21,15 +21,15 @@ import responses
 from bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 from conftest import SW_CSV
 
-from bot.cli import main
-from bot.services import Services
-from jobs.calendar import TradingCalendar, shipped_trading_days
-from jobs.daily import run_daily
-from jobs.notices import DATA_RULE
-from jobs.outbox import Outbox
-from jobs.settings import parse_settings
-from jobs.sources.sample import synthetic_frame
-from jobs.store import Store
+from bot.cli.main import main
+from jobs.alerting.daily import run_daily
+from jobs.alerting.notices import DATA_RULE
+from jobs.alerting.services import Services
+from jobs.config.settings import parse_settings
+from jobs.market.calendar import TradingCalendar, shipped_trading_days
+from jobs.market.sources.sample import synthetic_frame
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 LAST = "2026-06-02"
 TELECOM = "801770"

@@ -21,11 +21,11 @@ from alerting_support import (
 )
 from fakebot import FakeBotAPI
 
-from bot.cli import main
-from bot.services import Services
-from jobs.alerts import SPREAD_RULE, load_states, transitions
-from jobs.daily import last_evaluated_key, run_daily
-from jobs.outbox import Outbox
+from bot.cli.main import main
+from jobs.alerting.alert_log import SPREAD_RULE, load_states, transitions
+from jobs.alerting.daily import last_evaluated_key, run_daily
+from jobs.alerting.services import Services
+from jobs.store.outbox import Outbox
 
 pytestmark = pytest.mark.skipif(not SW.exists(), reason="shared data not present")
 

@@ -19,13 +19,13 @@ from alerting_support import SW, TOKEN, RevealingSource, csv_batch, evening, mak
 from fakebot import FakeBotAPI
 from telegram.ext import ExtBot
 
-from bot.delivery import OutboxSender
-from bot.telegram_client import make_bot
-from jobs.alerts import SPREAD_RULE, transitions
-from jobs.daily import params_from_settings, run_daily
-from jobs.outbox import Outbox
-from jobs.rules import Observation, replay
-from jobs.spread import NameBook, compute_history, wide_closes
+from bot.telegram.client import make_bot
+from bot.telegram.delivery import OutboxSender
+from jobs.alerting.alert_log import SPREAD_RULE, transitions
+from jobs.alerting.daily import params_from_settings, run_daily
+from jobs.engine.rules import Observation, replay
+from jobs.engine.spread import NameBook, compute_history, wide_closes
+from jobs.store.outbox import Outbox
 
 pytestmark = pytest.mark.skipif(not SW.exists(), reason="shared data not present")
 

@@ -19,11 +19,11 @@ from alerting_support import TOKEN, drain
 from fakebot import FakeBotAPI
 from telegram.ext import ExtBot
 
-from bot.delivery import OutboxSender
-from bot.telegram_client import make_bot
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.store import Store
+from bot.telegram.client import make_bot
+from bot.telegram.delivery import OutboxSender
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 DAY = date(2025, 2, 14)
 TESTS = Path(__file__).resolve().parent

@@ -16,14 +16,14 @@ import pytest
 from alerting_support import TOKEN, make_services, make_settings
 from fakebot import FakeBotAPI
 
-from bot.app import build_application
-from bot.daily_cli import send_outbox
-from bot.delivery import DrainStats, OutboxSender
-from bot.scheduling import sender_of
-from bot.telegram_client import make_bot
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.store import Store
+from bot.cli.daily_cli import send_outbox
+from bot.telegram.app import build_application
+from bot.telegram.client import make_bot
+from bot.telegram.delivery import DrainStats, OutboxSender
+from bot.telegram.scheduling import sender_of
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 DAY = date(2025, 2, 14)
 
@@ -111,7 +111,7 @@ def test_a_send_slower_than_its_lease_is_logged_and_counted_when_it_cannot_be_ma
             assert other.claim(row.id, "B", 60) is not None
             return await task
 
-    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
+    with caplog.at_level(logging.ERROR, logger="bot.telegram.delivery"):
         stats = asyncio.run(run())
     assert copies(fake) == {1: 1}
     assert stats.unmarked == 1 and stats.sent == 0

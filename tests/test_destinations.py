@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from jobs.chats import ChatRepo
-from jobs.destinations import MUTED_FOREVER, NOTIFY_ID_BASE, DestinationRepo, is_notify_chat, sync_destinations
-from jobs.notify_settings import Destination, NotifySettings
-from jobs.outbox import Outbox
-from jobs.store import Store
+from jobs.alerting.destinations import MUTED_FOREVER, NOTIFY_ID_BASE, DestinationRepo, is_notify_chat, sync_destinations
+from jobs.config.notify_settings import Destination, NotifySettings
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 DAY = date(2025, 2, 14)
 

@@ -11,15 +11,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bot.charts import HEIGHT_PX, WIDTH_PX
-from bot.cli import main
-from jobs.backtest import load_backtest
-from jobs.export import HISTORY_COLUMNS, episodes_csv, history_csv
+from bot.cli.main import main
+from jobs.config.settings import parse_settings
+from jobs.engine.backtest import load_backtest
+from jobs.engine.export import HISTORY_COLUMNS, episodes_csv, history_csv
+from jobs.engine.rules import params_from_settings
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import build_history
-from jobs.rules import params_from_settings
-from jobs.settings import parse_settings
-from jobs.store import Store
+from jobs.rendering.charts import HEIGHT_PX, WIDTH_PX
+from jobs.store.datastore import Store
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from template_contexts import snapshot_ctx
 
-from jobs.industry_names import display_name, english_name
-from jobs.messages import fetch_problem, fmt_when, fmt_window, render
+from jobs.market.industry_names import display_name, english_name
+from jobs.rendering.messages import fetch_problem, fmt_when, fmt_window, render
 
 
 def test_moments_are_shown_in_the_schedule_zone_for_people() -> None:

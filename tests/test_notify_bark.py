@@ -8,11 +8,11 @@ from pathlib import Path
 
 from fake_bark import HANG, bark_server
 
-from bot.notify_delivery import Attachment, NotifySender
-from jobs.destinations import sync_destinations
-from jobs.notify_settings import Destination, NotifySettings
-from jobs.outbox import Outbox, OutboxRow
-from jobs.store import Store
+from jobs.alerting.apprise_delivery import Attachment, NotifySender
+from jobs.alerting.destinations import sync_destinations
+from jobs.config.notify_settings import Destination, NotifySettings
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox, OutboxRow
 
 DAY = date(2025, 2, 14)
 TEXT = "🔔 <b>P90 alert</b> spread 54.0% &amp; P94"

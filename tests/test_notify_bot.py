@@ -11,9 +11,9 @@ from pathlib import Path
 from bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
 from notify_receiver import receiver
 
-from bot.scheduling import drain_job
-from jobs.destinations import DestinationRepo
-from jobs.outbox import Outbox
+from bot.telegram.scheduling import drain_job
+from jobs.alerting.destinations import DestinationRepo
+from jobs.store.outbox import Outbox
 
 
 def test_the_drain_job_sends_destination_rows_and_telegram_rows_each_their_way(db: Path) -> None:

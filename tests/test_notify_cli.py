@@ -9,9 +9,9 @@ import pytest
 import yaml
 from notify_receiver import receiver
 
-from bot.cli import main
-from jobs.destinations import DestinationRepo
-from jobs.store import Store
+from bot.cli.main import main
+from jobs.alerting.destinations import DestinationRepo
+from jobs.store.datastore import Store
 
 
 def config(tmp_path: Path, *dests: dict[str, str]) -> Path:

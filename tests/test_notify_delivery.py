@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from notify_receiver import HANG, receiver
 
-from bot.notify_delivery import NotifySender, classify, send_once
-from jobs.destinations import DestinationRepo, sync_destinations
-from jobs.notify_settings import Destination, NotifySettings
-from jobs.outbox import Outbox
-from jobs.store import Store
+from jobs.alerting.apprise_delivery import NotifySender, classify, send_once
+from jobs.alerting.destinations import DestinationRepo, sync_destinations
+from jobs.config.notify_settings import Destination, NotifySettings
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 DAY = date(2025, 2, 14)
 TEXT = "🔔 <b>P90 alert</b> spread 54.0% &amp; P94"
@@ -161,7 +161,7 @@ async def test_an_unset_variable_is_a_failure_without_a_request(tmp_path: Path) 
 async def test_the_running_service_tells_the_admins_once_in_their_language(tmp_path: Path) -> None:
     from alerting_support import SW, RevealingSource, make_services, make_settings
 
-    from bot.notify_delivery import notify_sender_for
+    from jobs.alerting.apprise_delivery import notify_sender_for
 
     with receiver(503, 503, 503) as rx:
         notify = {"destinations": [{"name": "desk", "url": rx.url()}], "pause_after_failures": 2}

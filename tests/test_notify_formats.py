@@ -14,12 +14,12 @@ import pytest
 from notify_receiver import receiver
 from template_contexts import EVIL, SAMPLE_CONTEXTS
 
-from bot.notify_delivery import Attachment, NotifySender
-from jobs.destinations import sync_destinations
-from jobs.messages import render, to_markdown, to_plain
-from jobs.notify_settings import Destination, NotifySettings
-from jobs.outbox import Outbox, OutboxRow
-from jobs.store import Store
+from jobs.alerting.apprise_delivery import Attachment, NotifySender
+from jobs.alerting.destinations import sync_destinations
+from jobs.config.notify_settings import Destination, NotifySettings
+from jobs.rendering.messages import render, to_markdown, to_plain
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox, OutboxRow
 
 DAY = date(2025, 2, 14)
 TEXT = "🔔 <b>P90 alert</b> · 2025-02-14\nSpread <b>54.0%</b> &amp; <i>P94</i>"

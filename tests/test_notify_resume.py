@@ -15,12 +15,12 @@ import yaml
 from bot_harness import ADMIN_ID, BotHarness, db, filled_db, wait_until  # noqa: F401
 from notify_receiver import receiver
 
-from bot.cli import main
-from bot.notify_delivery import NotifySender
-from jobs.destinations import DestinationRepo, destination_views, resume_destination, sync_destinations
-from jobs.notify_settings import Destination, NotifySettings, redact
-from jobs.outbox import Outbox
-from jobs.store import Store
+from bot.cli.main import main
+from jobs.alerting.apprise_delivery import NotifySender
+from jobs.alerting.destinations import DestinationRepo, destination_views, resume_destination, sync_destinations
+from jobs.config.notify_settings import Destination, NotifySettings, redact
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 DAY = date(2025, 2, 14)
 SECRET = "hooksecretvalue0123"

@@ -14,20 +14,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from bot_harness import SOURCE, db, filled_db  # noqa: F401
 
-from bot.cli import main
-from bot.services import Services
-from jobs.alerts import SPREAD_RULE, load_states, transitions
-from jobs.chats import ChatRepo
-from jobs.daily import run_daily
-from jobs.destinations import excluded_chats, sync_destinations
-from jobs.notify_settings import ALERT_RULES
-from jobs.outbox import Outbox
-from jobs.pipeline import Engine
-from jobs.regimes.job import rule_id, run_regimes
+from bot.cli.main import main
+from jobs.alerting.alert_log import SPREAD_RULE, load_states, transitions
+from jobs.alerting.daily import run_daily
+from jobs.alerting.destinations import excluded_chats, sync_destinations
+from jobs.alerting.regime_alerts import rule_id, run_regimes
+from jobs.alerting.services import Services
+from jobs.config.notify_settings import ALERT_RULES
+from jobs.config.settings import ConfigError, parse_settings
+from jobs.engine.pipeline import Engine
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.types import SCENARIOS, Scenario
-from jobs.settings import ConfigError, parse_settings
-from jobs.store import Store
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
 HOT = date(2025, 2, 14)  # spread P94; macro and the composite fire on January's PMI

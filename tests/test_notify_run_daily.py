@@ -11,9 +11,9 @@ import yaml
 from alerting_support import SW
 from notify_receiver import receiver
 
-from bot.cli import main
-from jobs.outbox import Outbox
-from jobs.store import Store
+from bot.cli.main import main
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 
 def test_run_daily_delivers_the_p90_alert_to_a_json_destination_once(

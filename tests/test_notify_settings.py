@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from jobs.notify_settings import expand_url
-from jobs.settings import ConfigError, parse_settings
+from bot.cli.main import main
+from jobs.config.notify_settings import expand_url
+from jobs.config.settings import ConfigError, parse_settings
 
 
 def _dest(**kw: object) -> dict[str, object]:

@@ -18,10 +18,10 @@ import pytest
 from bot_harness import ADMIN_ID, SOURCE, TOKEN, BotHarness, db, filled_db, wait_until  # noqa: F401
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot import scheduling
-from bot.ops import SERVER_KEY
-from bot.scheduling import CATCHUP_NAME, DRAIN_NAME, LAST_RESULT, daily_job, drain_job
-from jobs.outbox import Outbox
+from bot.ops.ops_runtime import SERVER_KEY
+from bot.telegram import scheduling
+from bot.telegram.scheduling import CATCHUP_NAME, DRAIN_NAME, LAST_RESULT, daily_job, drain_job
+from jobs.store.outbox import Outbox
 
 OPS = {"ops": {"listen": "127.0.0.1:0"}}  # the system picks a free port; the server knows which
 

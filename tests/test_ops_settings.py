@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fakebot import FakeBotAPI
 
-from bot.cli import main
-from jobs.settings import Settings, load_settings, parse_settings
+from bot.cli.main import main
+from jobs.config.settings import Settings, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.delivery import Pacer
+from bot.telegram.delivery import Pacer
 
 
 def _permits(rate: float, n: int) -> list[float]:

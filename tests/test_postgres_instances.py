@@ -30,13 +30,13 @@ from bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
 from fakebot import FakeBotAPI
 from notify_receiver import receiver
 
-from bot.ops import SERVER_KEY
-from bot.scheduling import CATCHUP_NAME, LAST_RESULT, daily_job
-from jobs.alerts import SPREAD_RULE, transitions
-from jobs.chats import ChatRepo
-from jobs.migrate_store import migrate
-from jobs.outbox import Outbox
-from jobs.store import Store
+from bot.ops.ops_runtime import SERVER_KEY
+from bot.telegram.scheduling import CATCHUP_NAME, LAST_RESULT, daily_job
+from jobs.alerting.alert_log import SPREAD_RULE, transitions
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.migrate_store import migrate
+from jobs.store.outbox import Outbox
 
 TESTS = Path(__file__).resolve().parent
 DAY = date(2025, 2, 14)
@@ -201,12 +201,12 @@ def test_two_instances_evaluating_the_regimes_of_a_day_do_it_once(db: Path, pg_u
     import csv
     import threading
 
-    from bot.services import Services
-    from jobs.daily import last_evaluated_key
-    from jobs.pipeline import Engine
-    from jobs.regimes.job import run_regimes_if_due
+    from jobs.alerting.daily import last_evaluated_key
+    from jobs.alerting.regime_alerts import run_regimes_if_due
+    from jobs.alerting.services import Services
+    from jobs.config.settings import parse_settings
+    from jobs.engine.pipeline import Engine
     from jobs.regimes.repo import RegimeRepo
-    from jobs.settings import parse_settings
 
     pmi = SW.parent / "cn_pmi_monthly.csv"
     if not pmi.exists():

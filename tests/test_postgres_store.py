@@ -16,16 +16,16 @@ import psycopg
 import pytest
 from alerting_support import SW
 
-from bot.cli import main
-from jobs.alerts import ChatOutcome, TransitionRecord, record_transitions
-from jobs.chats import ChatRepo
-from jobs.db_postgres import postgres_ddl, postgres_sql
-from jobs.db_sqlite import SqliteDatabase
-from jobs.outbox import Outbox
+from bot.cli.main import main
+from jobs.alerting.alert_log import ChatOutcome, TransitionRecord, record_transitions
+from jobs.config.settings import ConfigError, parse_settings
 from jobs.regimes.repo import RegimeRepo
-from jobs.schema import MIGRATIONS
-from jobs.settings import ConfigError, parse_settings
-from jobs.store import Store, StoreError
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store, StoreError
+from jobs.store.db_postgres import postgres_ddl, postgres_sql
+from jobs.store.db_sqlite import SqliteDatabase
+from jobs.store.outbox import Outbox
+from jobs.store.schema import MIGRATIONS
 
 DAY = date(2025, 2, 14)
 SQLITE_TYPES = {"INTEGER": "bigint", "REAL": "double precision", "TEXT": "text"}

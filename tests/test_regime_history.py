@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobs.config.settings import Settings, parse_settings
+from jobs.engine.spread import IndustryGain, Snapshot
 from jobs.regimes.context import RegimeContext
 from jobs.regimes.heat import AmountTable, smooth_points
 from jobs.regimes.history import RegimeHistory, replay
 from jobs.regimes.reversal import CloseTable
 from jobs.regimes.types import State
-from jobs.settings import Settings, parse_settings
-from jobs.spread import IndustryGain, Snapshot
 
 TOP = [f"T{i}" for i in range(5)]
 BOTTOM = [f"B{i}" for i in range(5)]
@@ -141,8 +141,8 @@ def test_no_day_uses_anything_known_later(cut: date) -> None:
 
 
 def test_a_month_without_release_date_waits_for_the_next_month() -> None:
+    from jobs.config.regime_settings import MacroSettings
     from jobs.regimes.macro import check_macro
-    from jobs.regimes.settings import MacroSettings
 
     pmi = pd.Series([50.1, 49.1], index=pd.DatetimeIndex(["2024-12-01", "2025-01-01"]))
     known = {date(2024, 12, 1): date(2025, 1, 1), date(2025, 1, 1): date(2025, 2, 1)}

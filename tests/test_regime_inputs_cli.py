@@ -14,12 +14,12 @@ import pytest
 import yaml
 from bot_harness import filled_db  # noqa: F401
 
-from bot.cli import main
+from bot.cli.main import main
+from jobs.config.settings import load_settings
 from jobs.regimes.file_inputs import InputFileError, load_file_inputs, parse_panel, parse_pmi
 from jobs.regimes.history import build_history
 from jobs.regimes.service import evaluate_regimes
-from jobs.settings import load_settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW, PMI, AMOUNT = DATA / "sw_l1_daily.csv", DATA / "cn_pmi_monthly.csv", DATA / "sw_l1_amount_daily.csv"
@@ -195,7 +195,7 @@ def test_panel_file_problems(tmp_path: Path, column: str, text: str, problem: st
 
 
 def test_input_settings_must_be_csv_paths() -> None:
-    from jobs.settings import ConfigError, parse_settings
+    from jobs.config.settings import ConfigError, parse_settings
 
     with pytest.raises(ConfigError) as err:
         parse_settings({"regimes": {"inputs": {"pmi": "akshare"}}})
@@ -203,8 +203,8 @@ def test_input_settings_must_be_csv_paths() -> None:
 
 
 def test_heat_reads_pe_from_a_file_and_says_so(tmp_path: Path) -> None:
+    from jobs.config.regime_settings import HeatSettings
     from jobs.regimes.heat import check_heat
-    from jobs.regimes.settings import HeatSettings
     from jobs.regimes.types import State
 
     top = ["801750", "801760"]

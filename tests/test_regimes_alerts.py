@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 from bot_harness import SOURCE, db, filled_db  # noqa: F401
 
-from bot.services import Services
-from jobs.chats import ChatRepo
-from jobs.outbox import Outbox
-from jobs.pipeline import Engine
-from jobs.regimes.job import run_regimes
+from jobs.alerting.regime_alerts import run_regimes
+from jobs.alerting.services import Services
+from jobs.config.settings import parse_settings
+from jobs.engine.pipeline import Engine
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.service import RegimeReport, update_regimes
 from jobs.regimes.transitions import Change, Transition
 from jobs.regimes.types import State
-from jobs.settings import parse_settings
-from jobs.store import Store
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+from jobs.store.outbox import Outbox
 
 PMI = Path(__file__).resolve().parents[2] / "shared" / "data" / "cn_pmi_monthly.csv"
 HOT, COOL = date(2025, 2, 14), date(2025, 3, 31)
@@ -88,15 +88,15 @@ def test_fire_and_resolve_once_per_subscriber(services: Services) -> None:
 
 
 def test_crash_between_outbox_and_state_commit_sends_nothing_twice(services: Services) -> None:
-    from jobs.regimes import job
+    from jobs.alerting import regime_alerts
 
     class Crash(Exception):
         pass
 
     def enqueue_then_die(report: RegimeReport, transitions: Sequence[Transition]) -> None:
-        from jobs.messages import render, split_message
+        from jobs.rendering.messages import render, split_message
 
-        job._queue_alerts(services, report, transitions, HOT, render, split_message)
+        regime_alerts._queue_alerts(services, report, transitions, HOT, render, split_message)
         raise Crash
 
     with pytest.raises(Crash):
@@ -120,8 +120,8 @@ def test_alerts_off_records_states_but_queues_nothing(services: Services) -> Non
 
 
 def test_the_regimes_follow_the_daily_job_once_per_day(services: Services) -> None:
-    from jobs.daily import last_evaluated_key
-    from jobs.regimes.job import evaluated_key, run_regimes_if_due
+    from jobs.alerting.daily import last_evaluated_key
+    from jobs.alerting.regime_alerts import evaluated_key, run_regimes_if_due
 
     key = last_evaluated_key(SOURCE)
     assert run_regimes_if_due(services, key) is None  # the daily job has evaluated nothing yet

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobs.config.regime_settings import BoardSettings, HeatSettings, MacroSettings, ReversalSettings
+from jobs.engine.spread import IndustryGain, Snapshot
 from jobs.regimes.breadth import BoardPoint, check_breadth
 from jobs.regimes.composite import check_composite
 from jobs.regimes.heat import check_heat
 from jobs.regimes.macro import PolicyEvent, check_macro
 from jobs.regimes.reversal import check_reversal
-from jobs.regimes.settings import BoardSettings, HeatSettings, MacroSettings, ReversalSettings
 from jobs.regimes.transitions import Change, Known, detect
 from jobs.regimes.types import Scenario, ScenarioResult, State
-from jobs.spread import IndustryGain, Snapshot
 
 
 def months(values: list[float], start: str = "2024-01") -> pd.Series:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from bot_harness import filled_db  # noqa: F401
 
-from bot.cli import main
+from bot.cli.main import main
 from jobs.regimes.repo import RegimeRepo
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW, PMI = DATA / "sw_l1_daily.csv", DATA / "cn_pmi_monthly.csv"

@@ -14,12 +14,12 @@ import requests
 import responses
 from responses import matchers
 
+from jobs.config.settings import Settings, parse_settings
 from jobs.regimes.inputs import refresh_regime_inputs
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.service import evaluate_regimes
 from jobs.regimes.types import State
-from jobs.settings import Settings, parse_settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 EM_DATA_URL = "https://datacenter-web.eastmoney.com/api/data/v1/get"
 SW_ANALYSIS_URL = "https://www.swsresearch.com/institute-sw/api/index_analysis/index_analysis_report/"

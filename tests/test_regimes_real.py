@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from jobs.config.regime_settings import HeatSettings, MacroSettings, ReversalSettings
+from jobs.engine.spread import NameBook, SpreadHistory, compute_history
 from jobs.regimes.composite import check_composite
 from jobs.regimes.heat import check_heat
 from jobs.regimes.macro import check_macro
 from jobs.regimes.reversal import check_reversal
-from jobs.regimes.settings import HeatSettings, MacroSettings, ReversalSettings
 from jobs.regimes.types import ScenarioResult, State
-from jobs.spread import NameBook, SpreadHistory, compute_history
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW, AMOUNT, PMI = DATA / "sw_l1_daily.csv", DATA / "sw_l1_amount_daily.csv", DATA / "cn_pmi_monthly.csv"

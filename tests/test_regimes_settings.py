@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.settings import ConfigError, Settings, load_settings, parse_settings
+from jobs.config.settings import ConfigError, Settings, load_settings, parse_settings
 
 REPO = Path(__file__).resolve().parents[1]
 

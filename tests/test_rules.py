@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.rules import AlertState, Kind, Observation, RuleParams, Transition, evaluate, replay, tier_of
+from jobs.engine.rules import AlertState, Kind, Observation, RuleParams, Transition, evaluate, replay, tier_of
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SW = DATA / "sw_l1_daily.csv"
@@ -207,8 +207,8 @@ def reference_transitions(params: RuleParams, observations: list[Observation]) -
 def sw_observations() -> list[Observation]:
     if not SW.exists():
         pytest.skip("shared data not present")
-    from jobs.sources.csv_source import CsvSource
-    from jobs.spread import NameBook, compute_history, wide_closes
+    from jobs.engine.spread import NameBook, compute_history, wide_closes
+    from jobs.market.sources.csv_source import CsvSource
 
     batch = CsvSource(SW).fetch(None, date(2025, 12, 31))
     history = compute_history(wide_closes(batch.rows), NameBook.constant(batch.declared), "6M", 5, date(2010, 1, 1))

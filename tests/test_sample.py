@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from jobs.calendar import TradingCalendar
-from jobs.messages import render
-from jobs.pipeline import Engine
-from jobs.report import build_report
-from jobs.settings import Settings, parse_settings
-from jobs.sources.base import SW2021_L1, PriceBatch
-from jobs.sources.sample import START, SampleSource, synthetic_frame
-from jobs.store import Store
-from jobs.validate import validate_batch
+from jobs.config.settings import Settings, parse_settings
+from jobs.engine.pipeline import Engine
+from jobs.engine.report import build_report
+from jobs.market.calendar import TradingCalendar
+from jobs.market.sources.base import SW2021_L1, PriceBatch
+from jobs.market.sources.sample import START, SampleSource, synthetic_frame
+from jobs.market.validate import validate_batch
+from jobs.rendering.messages import render
+from jobs.store.datastore import Store
 
 UNTIL = date(2025, 6, 30)
 LABELS = {"en": "SYNTHETIC sample data", "zh": "合成样本数据"}

@@ -12,8 +12,16 @@ from zoneinfo import ZoneInfo
 from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
 from fakebot import my_chat_member_update
 
-from bot.scheduling import CALENDAR_NAME, CATCHUP_NAME, DRAIN_NAME, JOB_NAME, LAST_RESULT, RETRY_NAME, daily_job
-from jobs.alerts import SPREAD_RULE, transitions
+from bot.telegram.scheduling import (
+    CALENDAR_NAME,
+    CATCHUP_NAME,
+    DRAIN_NAME,
+    JOB_NAME,
+    LAST_RESULT,
+    RETRY_NAME,
+    daily_job,
+)
+from jobs.alerting.alert_log import SPREAD_RULE, transitions
 
 TZ = ZoneInfo("Asia/Shanghai")
 # Wednesday 2026-06-03, 18:00 in Shanghai: the CSV ends on Tuesday 06-02, so Wednesday's data is late

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
-from jobs.settings import Settings, load_settings, resolve_paths
+from bot.cli.main import main
+from jobs.config.settings import Settings, load_settings, resolve_paths
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "123456789:AAH-not-a-real-token-but-secret"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
 

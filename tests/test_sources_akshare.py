@@ -20,12 +20,12 @@ import responses
 import yaml
 from akshare_payloads import FakeSwUpstream, close_on, trading_days
 
-from bot.cli import main
-from jobs.calendar import TradingCalendar
-from jobs.pipeline import Engine
-from jobs.settings import Settings
-from jobs.sources.base import SW2021_L1
-from jobs.store import Store
+from bot.cli.main import main
+from jobs.config.settings import Settings
+from jobs.engine.pipeline import Engine
+from jobs.market.calendar import TradingCalendar
+from jobs.market.sources.base import SW2021_L1
+from jobs.store.datastore import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 END = date(2025, 6, 30)

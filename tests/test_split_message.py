@@ -12,8 +12,8 @@ import pytest
 from alerting_support import TOKEN
 from fakebot import FakeBotAPI
 
-from bot.telegram_client import HomeLoopBot, defaults
-from jobs.messages import split_message
+from bot.telegram.client import HomeLoopBot, defaults
+from jobs.rendering.messages import split_message
 
 ENTITY_RE = re.compile(r"&(?!(?:amp|lt|gt|quot|#\d+);)")
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.spread import NameBook, compute_history
-from jobs.store import MIGRATIONS, FetchRecord, Store
+from jobs.engine.spread import NameBook, compute_history
+from jobs.store.datastore import MIGRATIONS, FetchRecord, Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ WRITER = """
 import sys, time
 from datetime import date, timedelta
 import pandas as pd
-from jobs.store import FetchRecord, Store
+from jobs.store.datastore import FetchRecord, Store
 
 path, name, start_at, n = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 while time.time() < start_at:

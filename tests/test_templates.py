@@ -8,7 +8,7 @@ import pytest
 from fakebot import _balanced_html
 from template_contexts import EVIL, EVIL_ESCAPED, SAMPLE_CONTEXTS, STATIC_KINDS
 
-from jobs.messages import LANGS, TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
+from jobs.rendering.messages import LANGS, TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
 
 
 def kinds(lang: str) -> set[str]:
@@ -53,7 +53,7 @@ def test_split_message_keeps_lines_whole() -> None:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_admin_notice_renders_in_both_languages(lang: str) -> None:
-    from jobs.pipeline import IncompleteDay
+    from jobs.engine.pipeline import IncompleteDay
 
     base = {
         "day": date(2027, 2, 8),

@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.pipeline import Engine
-from jobs.settings import parse_settings
-from jobs.sources.base import PriceBatch
-from jobs.store import Store
-from jobs.validate import BatchRejected, validate_batch
+from jobs.config.settings import parse_settings
+from jobs.engine.pipeline import Engine
+from jobs.market.sources.base import PriceBatch
+from jobs.market.validate import BatchRejected, validate_batch
+from jobs.store.datastore import Store
 
 D1, D2, D3 = date(2025, 2, 12), date(2025, 2, 13), date(2025, 2, 14)
 DECLARED = {"801750": "计算机", "801950": "煤炭"}

@@ -1,12 +1,12 @@
-"""Rebuild ``bot/fonts/NotoSansSC-spreadwatch-subset.otf`` from a full Noto Sans SC Regular.
+"""Rebuild ``jobs/rendering/fonts/NotoSansSC-spreadwatch-subset.otf`` from a full Noto Sans SC Regular.
 
     python tools/subset_cjk_font.py /path/to/NotoSansSC-Regular.otf
 
-The charts draw a few fixed Chinese words (their labels in ``bot.charts``) and may name industries;
+The charts draw a few fixed Chinese words (their labels in ``jobs.rendering.charts``) and may name industries;
 a subset with just those glyphs (plus ASCII and CJK punctuation) is a few dozen kilobytes instead
 of 8 MB. Run it again after adding Chinese text to a chart: ``tests/test_charts.py`` fails when a
 label has a character the subset lacks. The font is under the SIL Open Font License 1.1
-(``bot/fonts/OFL.txt``); the subset gets its own family name, as the licence asks of modified
+(``jobs/rendering/fonts/OFL.txt``); the subset gets its own family name, as the licence asks of modified
 versions, so it never stands in for a full Noto Sans SC installed on the machine.
 """
 
@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 FAMILY = "Spreadwatch Sans SC Subset"
-OUT = Path(__file__).resolve().parents[1] / "bot" / "fonts" / "NotoSansSC-spreadwatch-subset.otf"
+OUT = Path(__file__).resolve().parents[1] / "jobs" / "rendering" / "fonts" / "NotoSansSC-spreadwatch-subset.otf"
 
 
 def wanted_text() -> str:
     sys.path.insert(0, str(OUT.parents[2]))
-    from bot.charts import LABELS
-    from jobs.industry_names import OLDER_SHENWAN_EN
-    from jobs.sources.base import SW2021_L1
+    from jobs.market.industry_names import OLDER_SHENWAN_EN
+    from jobs.market.sources.base import SW2021_L1
+    from jobs.rendering.charts import LABELS
 
     words = [*LABELS["zh"].values(), *SW2021_L1.values(), *OLDER_SHENWAN_EN, "年月日前后五十百分点"]
     ascii_printable = "".join(chr(c) for c in range(0x20, 0x7F))

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from jobs.regimes.settings import BoardSettings
+from jobs.config.regime_settings import BoardSettings
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, strongest, unknown
 
 

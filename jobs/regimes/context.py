@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.config.settings import Settings
 from jobs.regimes.breadth import BoardPoint, check_breadth
 from jobs.regimes.composite import check_composite
 from jobs.regimes.file_inputs import FileInputs, InputFileError, load_file_inputs
@@ -32,8 +33,7 @@ from jobs.regimes.macro import PolicyEvent, active_events, check_macro, ppi_rele
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.reversal import CloseTable, check_reversal
 from jobs.regimes.types import Freshness, Ranked, Scenario, ScenarioResult, State
-from jobs.settings import Settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 
 def reversal_window_start(as_of: date, n_days: int) -> date:
@@ -239,7 +239,7 @@ class RegimeContext:
 
 
 def _load_each(files: Any, errors: dict[str, str | None], first_error: str) -> FileInputs:
-    from jobs.regimes.settings import InputFiles
+    from jobs.config.regime_settings import InputFiles
 
     loaded: dict[str, Any] = {}
     for kind in ("pmi", "amount", "pe"):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from jobs.backtest import HIT_HORIZON, BacktestResult, Episode
+from jobs.engine.backtest import HIT_HORIZON, BacktestResult, Episode
 from jobs.regimes.history import ALL, RegimeHistory
 from jobs.regimes.types import State
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from jobs.config.regime_settings import InputFiles
 from jobs.regimes.heat import HOLE_DAYS as GAP_DAYS
 from jobs.regimes.inputs import PMI_RANGE
-from jobs.regimes.settings import InputFiles
 
 MONTH_RE = re.compile(r"^\d{4}-\d{2}$")
 PE_LIMIT = 10000.0  # as the Shenwan analysis: beyond it a PE is a data error, not a valuation

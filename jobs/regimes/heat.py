@@ -27,7 +27,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from jobs.regimes.settings import HeatSettings
+from jobs.config.regime_settings import HeatSettings
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, percentile_of_last, unknown
 
 HOLE_DAYS = 31  # no exchange closes this long: a longer stretch without turnover is missing data

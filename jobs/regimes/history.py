@@ -22,12 +22,12 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.config.settings import Settings
 from jobs.regimes.context import RegimeContext, reversal_window_start
 from jobs.regimes.file_inputs import FileInputs
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.types import SCENARIOS, Ranked, Scenario, ScenarioResult, State
-from jobs.settings import Settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 ALL = (*SCENARIOS, Scenario.COMPOSITE)
 

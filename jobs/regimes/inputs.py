@@ -21,13 +21,13 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.config.settings import Settings
+from jobs.market.sources.base import FetchError
+from jobs.market.sources.upstream import akshare, call_upstream
 from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import ppi_release_day, release_day
 from jobs.regimes.repo import RegimeRepo
-from jobs.settings import Settings
-from jobs.sources.base import FetchError
-from jobs.sources.upstream import akshare, call_upstream
-from jobs.store import FetchRecord, Store, now_iso
+from jobs.store.datastore import FetchRecord, Store, now_iso
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from jobs.regimes.settings import MacroSettings
+from jobs.config.regime_settings import MacroSettings
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, unknown
 
 

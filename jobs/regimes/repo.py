@@ -1,4 +1,4 @@
-"""Reading and writing the regime tables of the store (see the regime migration in ``jobs.store``)."""
+"""Reading and writing the regime tables of the store (see the regime migration in ``jobs.store.datastore``)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 import pandas as pd
 
-from jobs.db import Connection, upsert_sql
+from jobs.engine.spread import IndustryGain
 from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.transitions import Known, Transition
 from jobs.regimes.types import Ranking, ScenarioResult, State
-from jobs.spread import IndustryGain
-from jobs.store import Store, now_iso
+from jobs.store.datastore import Store, now_iso
+from jobs.store.db import Connection, upsert_sql
 
 
 class RegimeRepo:

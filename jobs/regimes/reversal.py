@@ -20,8 +20,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from jobs.config.regime_settings import ReversalSettings
 from jobs.regimes.macro import monthly_points, rises_in_a_row
-from jobs.regimes.settings import ReversalSettings
 from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, unknown
 
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from jobs.config.settings import Settings
 from jobs.regimes.context import RegimeContext, reversal_window_start
 from jobs.regimes.file_inputs import FileInputs
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.transitions import Transition, detect
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State
-from jobs.settings import Settings
-from jobs.store import Store
+from jobs.store.datastore import Store
 
 REPORT_META_KEY = "regime_report"
 

@@ -1,0 +1,139 @@
+"""What every ``spreadwatch`` command shares: exit codes, common options, settings, the store, output.
+
+The command modules (``bot/*_cli.py``) import this module and never ``bot.cli.main``, which only
+assembles the parser; so no command module depends on another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import date
+from enum import IntEnum
+from pathlib import Path
+
+from jobs.config.settings import Settings, load_settings, parse_settings, resolve_paths
+from jobs.engine.pipeline import Engine, UpdateResult
+from jobs.engine.report import NoDataReason, explain_no_data
+from jobs.rendering.messages import render, to_plain
+from jobs.store.datastore import Store
+from jobs.store.db import is_url
+
+
+class ExitCode(IntEnum):
+    """The exit status of every command (README: "Exit codes" lists the same table)."""
+
+    OK = 0
+    STALE = 1
+    CONFIG = 2
+    PENDING = 3
+    FILE = 4
+
+
+EXIT_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "ok",
+    ExitCode.STALE: "no fresh data: the refresh failed (the last good data is printed, marked stale) "
+    "or there is nothing to show (the message says why); for backup, restore and migrate-store, not possible now "
+    "(a running service or refresh holds the store, the target store is not empty); "
+    "for notify-test, a destination did not accept the test message",
+    ExitCode.CONFIG: "bad configuration or arguments (the message names the key or the option)",
+    ExitCode.PENDING: "the data is fine but messages are still pending delivery "
+    "(no bot token, Telegram unreachable, retries not due yet): the next run sends them",
+    ExitCode.FILE: "a file cannot be used: the store's folder cannot be created or written, the database "
+    "is read-only or damaged, an output path is missing or a folder; or the PostgreSQL store "
+    "(storage.url) cannot be reached or used",
+}
+
+
+def exit_code_help() -> str:
+    return "exit codes:\n" + "\n".join(f"  {int(code)}  {text}" for code, text in EXIT_MEANINGS.items())
+
+
+class CliError(Exception):
+    """A one-line answer for the operator, with the exit code that goes with it."""
+
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def date_arg(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2025-02-14, got {text!r}") from None
+
+
+def add_common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH", help="YAML settings (default: ./config.yaml if present)")
+    p.add_argument("--source", metavar="SPEC", help="override data.source: sample | akshare | csv:PATH")
+    p.add_argument("--db", metavar="PATH", help="override storage.path (or storage.url with a postgresql:// URL)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The config's settings with the command line's overrides; every path absolute (the config's
+    relative to its folder, the command line's relative to the current folder)."""
+    settings, _ = load_settings(args.config)
+    raw = settings.model_dump()
+    if getattr(args, "source", None):
+        raw["data"]["source"] = args.source
+    if getattr(args, "db", None):
+        if is_url(args.db):
+            raw["storage"]["url"] = args.db
+        else:
+            raw["storage"]["path"], raw["storage"]["url"] = args.db, None
+    if getattr(args, "lang", None):
+        raw["lang"] = args.lang
+    return resolve_paths(parse_settings(raw, "command line"), Path.cwd())
+
+
+def open_store(settings: Settings) -> Store:
+    return Store(settings.storage.target)
+
+
+def open_engine(settings: Settings) -> Engine:
+    return Engine(settings, open_store(settings))
+
+
+def no_data_reason(engine: Engine, update: UpdateResult | None) -> NoDataReason:
+    """Why nothing can be shown (no file, no rows, too few industries, too short a history)."""
+    error = update.refresh.message if update is not None and not update.refresh.ok else None
+    return explain_no_data(engine.store, engine.settings, engine.source.name, error, engine.today())
+
+
+def no_data_message(engine: Engine, reason: NoDataReason, lang: str) -> str:
+    return render("no_data_reason", lang, source_label=engine.source.label, reason=reason)
+
+
+def print_message(text: str) -> None:
+    """A rendered message on the terminal: plain text, not the bot's Telegram HTML."""
+    print(to_plain(text))
+
+
+def check_output_path(path: Path) -> None:
+    """Refuse an output path that cannot be written before any work is done (and before a half file)."""
+    if path.is_dir():
+        raise CliError(f"{path} is a folder: give a file name, e.g. {path / 'out'}", ExitCode.FILE)
+    folder = path.parent
+    if not folder.is_dir():
+        raise CliError(f"the folder {folder} does not exist: create it first, or write elsewhere", ExitCode.FILE)
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"the folder {folder} is not writable: write elsewhere", ExitCode.FILE)
+
+
+def write_output(path: Path, data: str | bytes) -> None:
+    """Write a file the operator asked for; any failure is one line naming it."""
+    check_output_path(path)
+    try:
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"cannot write {path}: {exc.strerror or exc}", ExitCode.FILE) from None
+
+
+def warn(message: str) -> None:
+    print(message, file=sys.stderr)

@@ -1,0 +1,213 @@
+"""The daily job and the outbox drain on python-telegram-bot's JobQueue (APScheduler underneath).
+
+* ``daily``: every weekday at ``schedule.daily_time`` in ``schedule.timezone`` (``run_daily``'s days
+  count 0 = Sunday, so Monday-Friday is 1..5); a weekday that is not a trading day (a holiday in the
+  calendar) is skipped inside the callback.
+* ``daily-retry``: while the day's data is not there (or the fetch failed), the job runs again every
+  ``schedule.retry_every_min`` until ``schedule.cutoff_time``; the run at the cut-off tells admins the
+  day is missing (once: the outbox key carries the day).
+* ``daily-catchup``: on start-up, when the last evaluated trading day is older than the day whose
+  data should already be out, one run shortly after start.
+* ``calendar`` (every source): every morning, and once shortly after start, the trading calendar is
+  refreshed from the live source when its known days are about to run out (akshare's shipped file
+  ends 2026-12-31); new days are used at once, and a failed refresh tells the admins once.
+* ``outbox``: every ``DRAIN_EVERY_S`` the outbox is drained, which also resumes a broadcast a crash or
+  restart interrupted and sends rows whose backoff has passed.
+
+The job body (:func:`jobs.alerting.daily.run_daily`) blocks on the network and pandas, so it runs in a worker
+thread (``asyncio.to_thread``); the event loop keeps answering commands meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram.ext import Application, ContextTypes
+
+from bot.ops.metrics import events_of
+from bot.telegram.delivery import OutboxSender
+from jobs.alerting.apprise_delivery import NotifySender, notify_sender_for
+from jobs.alerting.daily import DailyResult, last_evaluated_key, report_job_failure, run_daily
+from jobs.alerting.destinations import sync_destinations
+from jobs.alerting.services import Services
+from jobs.market.calendar_refresh import maintain_calendar
+from jobs.store.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+JOB_NAME = "daily"
+RETRY_NAME = "daily-retry"
+CATCHUP_NAME = "daily-catchup"
+DRAIN_NAME = "outbox"
+CALENDAR_NAME = "calendar"
+CALENDAR_TIME = time(9, 0)  # local: well before the close, so a new year's holidays are known in time
+CALENDAR_FIRST_S = 120.0
+DRAIN_EVERY_S = 30.0
+DRAIN_FIRST_S = 10.0  # resumes a broadcast a crash or restart interrupted
+CATCHUP_DELAY_S = 60.0  # the bot answers commands first; a missed day can wait a minute
+WEEKDAYS = (1, 2, 3, 4, 5)  # python-telegram-bot's run_daily: 0 = Sunday
+
+_SENDER = "outbox_sender"
+_NOTIFY_SENDER = "notify_sender"
+_LOCK = "daily_lock"
+REFRESH_LOCK = "refresh_lock"  # shared with bot.telegram.handlers.admin
+LAST_RESULT = "daily_last_result"
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def services_of(application: AnyApplication) -> Services:
+    services: Services = application.bot_data["services"]
+    return services
+
+
+def sender_of(application: AnyApplication) -> OutboxSender:
+    sender = application.bot_data.get(_SENDER)
+    if sender is None:
+        services = services_of(application)
+        sender = OutboxSender(
+            application.bot, Outbox(services.store), services.chats, rate=services.settings.telegram.rate
+        )
+        sender.events = events_of(application)
+        application.bot_data[_SENDER] = sender
+    assert isinstance(sender, OutboxSender)
+    return sender
+
+
+def notify_sender_of(application: AnyApplication) -> NotifySender | None:
+    """The sender of notify.destinations' rows; None when none is configured."""
+    services = services_of(application)
+    if not services.settings.notify.destinations:
+        return None
+    sender = application.bot_data.get(_NOTIFY_SENDER)
+    if sender is None:
+        sender = notify_sender_for(services)
+        application.bot_data[_NOTIFY_SENDER] = sender
+    assert isinstance(sender, NotifySender)
+    return sender
+
+
+async def drain_all(application: AnyApplication) -> None:
+    """Telegram's rows, then the other destinations' (each sender picks only its own rows)."""
+    await sender_of(application).drain()
+    notify = notify_sender_of(application)
+    if notify is not None:
+        stats = await notify.drain()
+        if stats.sent or stats.failed or stats.paused:
+            log.info("destinations: %s", stats)
+
+
+def catchup_needed(services: Services, now: datetime | None = None) -> bool:
+    engine = services.engine
+    local = engine.local_now(now or services.clock())
+    expected = engine.calendar.expected_data_date(local, services.settings.schedule.daily_time)
+    raw = services.store.get_meta(last_evaluated_key(engine.source.name))
+    return raw is None or date.fromisoformat(raw) < expected
+
+
+def install(application: AnyApplication, services: Services) -> None:
+    jq = application.job_queue
+    if jq is None:
+        raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    schedule = services.settings.schedule
+    tz = ZoneInfo(schedule.timezone)
+    application.bot_data["services"] = services
+    # configured destinations become subscribers (removed ones stop being) before any job runs
+    sync_destinations(services.store, services.settings.notify)
+    jq.run_daily(daily_job, time=schedule.daily_time.replace(tzinfo=tz), days=WEEKDAYS, name=JOB_NAME)
+    jq.run_repeating(drain_job, interval=DRAIN_EVERY_S, first=DRAIN_FIRST_S, name=DRAIN_NAME)
+    if catchup_needed(services):
+        jq.run_once(daily_job, when=CATCHUP_DELAY_S, name=CATCHUP_NAME)
+    jq.run_daily(calendar_job, time=CALENDAR_TIME.replace(tzinfo=tz), name=CALENDAR_NAME)
+    jq.run_once(calendar_job, when=CALENDAR_FIRST_S, name=CALENDAR_NAME)
+
+
+async def calendar_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    services = services_of(context.application)
+    today = services.engine.today(services.clock())
+    result = await asyncio.to_thread(maintain_calendar, services, today)
+    if result is not None:
+        log.info("calendar: %s", result.message)
+
+
+async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    application = context.application
+    services = services_of(application)
+    engine = services.engine
+    now = services.clock()
+    local = engine.local_now(now)
+    job_name = context.job.name if context.job is not None else JOB_NAME
+    if job_name == JOB_NAME and not engine.calendar.is_trading_day(local.date()):
+        log.info("daily job: %s is not a trading day", local.date())
+        return
+    lock: asyncio.Lock = application.bot_data.setdefault(_LOCK, asyncio.Lock())
+    if lock.locked():
+        log.info("daily job already running; %s skipped", job_name)
+        return
+    async with lock:
+        # the admin /refresh and the first fetch hold this lock around their own Engine.update: two
+        # updates at once would store overlapping batches and the second would be rejected as a failure
+        refresh_lock: asyncio.Lock = application.bot_data.setdefault(REFRESH_LOCK, asyncio.Lock())
+        async with refresh_lock:
+            try:
+                result = await asyncio.to_thread(run_daily, services, None, now)
+            except Exception as exc:  # a bug or a broken store: say so instead of going silent
+                log.exception("daily job failed")
+                result = await asyncio.to_thread(job_failed, services, local, exc)
+        try:
+            schedule_retry(application, services, result, local)
+            await drain_all(application)
+        finally:
+            application.bot_data[LAST_RESULT] = result  # /status shows it; set once the run is complete
+            events_of(application).daily_job(result.outcome)
+
+
+def job_failed(services: Services, local: datetime, exc: Exception) -> DailyResult:
+    day = services.engine.calendar.expected_data_date(local, services.settings.schedule.daily_time)
+    error = f"{type(exc).__name__}: {exc}"
+    queued = report_job_failure(services, day, error)
+    past_cutoff = local.time() >= services.settings.schedule.cutoff_time
+    return DailyResult("job_failed", day, queued=queued, retry=not past_cutoff, message=f"job failed: {error}")
+
+
+def schedule_retry(application: AnyApplication, services: Services, result: DailyResult, local: datetime) -> None:
+    """Run again in retry_every_min, but never past the cut-off (the last try is at the cut-off)."""
+    if not result.retry or application.job_queue is None:
+        return
+    schedule = services.settings.schedule
+    cutoff = datetime.combine(local.date(), schedule.cutoff_time, tzinfo=local.tzinfo)
+    if local >= cutoff:
+        return
+    # relative, so that the job's own clock (services.clock) decides, not the scheduler's
+    delay = min(timedelta(minutes=schedule.retry_every_min), cutoff - local)
+    log.info("daily job: %s; next try at %s", result.message, (local + delay).isoformat(timespec="minutes"))
+    application.job_queue.run_once(daily_job, when=delay, name=RETRY_NAME)
+
+
+async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+    sender = sender_of(context.application)
+    if sender.draining:
+        return
+    stats = await sender.drain()
+    if stats.sent or stats.failed or stats.dead:
+        log.info("outbox: %s", stats)
+    notify = notify_sender_of(context.application)
+    if notify is not None and not notify.draining:
+        nstats = await notify.drain()
+        if nstats.sent or nstats.failed or nstats.paused:
+            log.info("destinations: %s", nstats)
+
+
+def register(application: AnyApplication, services: Services) -> None:
+    """Everything the alert feature adds to the bot: the jobs, ``/alerts``, ``/destinations`` and
+    ``my_chat_member``."""
+    from bot.telegram.handlers import alerts_admin, destinations_admin, membership
+
+    alerts_admin.register(application, services)
+    destinations_admin.register(application, services)
+    membership.register(application, services)
+    install(application, services)

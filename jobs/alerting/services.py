@@ -1,0 +1,26 @@
+"""What handlers, jobs and the CLI share, built once by the composition root (``bot.telegram.app``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from jobs.config.settings import Settings
+from jobs.engine.pipeline import Engine, now_utc
+from jobs.store.chats import ChatRepo
+from jobs.store.datastore import Store
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    engine: Engine
+    chats: ChatRepo
+    clock: Callable[[], datetime] = field(default=now_utc)
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Callable[[], datetime] = now_utc) -> Services:
+        store = Store(settings.storage.target)
+        return cls(settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=clock)

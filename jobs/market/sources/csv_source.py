@@ -1,0 +1,54 @@
+"""Users' own data: a long CSV ``date,code,name,close[,amount]``, any set of industries."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from jobs.market.sources.base import FetchError, PriceBatch
+
+REQUIRED = ("date", "code", "name", "close")
+
+
+class CsvSource:
+    synthetic = False
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.name = f"csv:{self.path}"
+        self.label = f"CSV {self.path.name}"
+
+    def fetch(self, since: date | None, until: date) -> PriceBatch:
+        try:
+            raw = pd.read_csv(self.path, dtype={"code": str, "name": str}, encoding="utf-8")
+        except FileNotFoundError:
+            raise FetchError(f"CSV file not found: {self.path}") from None
+        except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise FetchError(f"CSV file {self.path} is not a readable UTF-8 CSV: {exc}") from None
+        missing = [c for c in REQUIRED if c not in raw.columns]
+        if missing:
+            raise FetchError(
+                f"CSV file {self.path} lacks column(s) {', '.join(missing)}; expected date,code,name,close"
+            )
+        dates = pd.to_datetime(raw["date"], errors="coerce", format="mixed")
+        if dates.isna().any():
+            bad = raw.loc[dates.isna(), "date"].iloc[0]
+            raise FetchError(f"CSV file {self.path}: unreadable date {bad!r}")
+        rows = pd.DataFrame(
+            {
+                "date": dates.dt.date,
+                "code": raw["code"].astype(str).str.strip(),
+                "name": raw["name"].astype(str).str.strip(),
+                "close": pd.to_numeric(raw["close"], errors="coerce"),
+                "amount": pd.to_numeric(raw["amount"], errors="coerce") if "amount" in raw.columns else float("nan"),
+            }
+        )
+        mask = rows["date"] <= until
+        if since is not None:
+            mask &= rows["date"] > since
+        rows = rows.loc[mask].reset_index(drop=True)
+        declared = dict(zip(raw["code"].astype(str).str.strip(), raw["name"].astype(str).str.strip(), strict=True))
+        # A CSV may span classification eras: industries come and go, so no date must hold every code.
+        return PriceBatch(rows=rows, declared=declared, complete=False)

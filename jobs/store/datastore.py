@@ -1,0 +1,424 @@
+"""The store: prices, computed snapshots and fetch history, in one SQLite file or on PostgreSQL.
+
+* Versioned schema migrated forward on open; features add migrations to ``MIGRATIONS``
+  (:mod:`jobs.store.schema`; append only, never edit a released one).
+* One set of queries for both databases (:mod:`jobs.store.db` says which SQL that is); safe from two
+  processes or instances: writes are short transactions serialised by the database layer.
+* Everything is keyed by source name ("sample", "akshare", "csv:/path"), so switching the configured
+  source never mixes one data set into another.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jobs.engine.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
+from jobs.store.db import Connection, Database, StoreError, db_errors, open_database, upsert_sql
+from jobs.store.db_sqlite import SqliteDatabase, lock_path, sqlite_error
+from jobs.store.schema import MIGRATIONS
+
+log = logging.getLogger(__name__)
+
+
+def refresh_lock_path(store_path: str | Path) -> Path:
+    """The file whose ``flock`` serialises refreshes of an SQLite store (``Store.refresh_lock``; restore checks it)."""
+    return lock_path(store_path, "refresh")
+
+
+def now_iso() -> str:
+    """The UTC timestamp every table's *_at columns use."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def store_error(path: Path, exc: BaseException) -> StoreError:
+    """One line for an SQLite error about the store file (kept for callers that only have the path)."""
+    return sqlite_error(path, exc)
+
+
+@dataclass(frozen=True)
+class FetchRecord:
+    source: str
+    kind: str
+    started_at: str
+    finished_at: str
+    ok: bool
+    rows: int
+    last_date: date | None
+    message: str
+
+
+class Store:
+    """Prices, snapshots, the fetch log and calendar days, on one database (:mod:`jobs.store.db`).
+
+    ``target`` is an SQLite file path (or ``:memory:``) or a ``postgresql://`` URL.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.db: Database = open_database(target)
+        # the SQLite file (None on PostgreSQL): backups, the service lock and ops checks use it
+        self.path: Path | None = self.db.path if isinstance(self.db, SqliteDatabase) else None
+        self._price_cache: dict[tuple[str, str], tuple[str, pd.DataFrame]] = {}
+        try:
+            fresh = self.db.prepare()
+            if not fresh:
+                self.db.check_integrity()
+            self._migrate()
+        except StoreError:
+            self.close()
+            raise
+        except db_errors() as exc:
+            self.close()
+            raise self.db.error(exc) from None
+
+    def describe(self) -> str:
+        """Where the store is, fit to print (a URL without its password)."""
+        return self.db.describe()
+
+    @property
+    def kind(self) -> str:
+        return self.db.kind
+
+    # -- connection handling -------------------------------------------------------------------
+    def connect(self) -> Any:
+        return self.db.connect()
+
+    def transaction(self, exclusive: bool = True) -> AbstractContextManager[Any]:
+        """A write transaction, serialised with every other one (see :mod:`jobs.store.db`)."""
+        return self.db.transaction(exclusive)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def close_all(self) -> None:
+        self.db.close_all()
+
+    def schema_version(self) -> int:
+        return self.db.schema_version(self.connect())
+
+    def _migrate(self) -> None:
+        with self.transaction() as conn:
+            version = self.db.schema_version(conn)
+            if version > len(MIGRATIONS):
+                raise StoreError(
+                    f"{self.describe()} has schema version {version}, newer than this program knows "
+                    f"({len(MIGRATIONS)}); upgrade spreadwatch"
+                )
+            # rewriting the version is a write probe: a read-only file fails here, at open, rather than
+            # at the first alert or subscription it cannot store
+            self.db.set_schema_version(conn, version)
+            for i, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in self.db.migration_statements(script):
+                    conn.execute(statement)
+                self.db.set_schema_version(conn, i)
+
+    def lock(self, name: str, patience_s: float = 900.0) -> AbstractContextManager[None]:
+        """A named lock across threads, processes and (on PostgreSQL) machines, e.g. ``daily``."""
+        return self.db.lock(name, patience_s)
+
+    def refresh_lock(self, patience_s: float = 900.0) -> AbstractContextManager[None]:
+        """Held around a refresh (fetch, validate, save, recompute), across threads and processes.
+
+        Two refreshes at once would fetch from the same stored end and the second batch would overlap
+        the first one's rows. The holder's death releases it, so a killed run never blocks the next
+        one. The wait is long because a first backfill takes minutes.
+        """
+        return self.db.lock("refresh", patience_s)
+
+    # -- meta ----------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str, conn: Connection | None = None) -> None:
+        (conn or self.connect()).execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    # -- prices --------------------------------------------------------------------------------
+    def last_price_date(self, source: str) -> date | None:
+        row = self.connect().execute("SELECT MAX(date) FROM prices WHERE source = ?", (source,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def last_closes(self, source: str) -> dict[str, tuple[date, float]]:
+        rows = (
+            self.connect()
+            .execute(
+                """SELECT p.code, p.date, p.close FROM prices p
+               JOIN (SELECT code, MAX(date) AS d FROM prices WHERE source = ? GROUP BY code) m
+                 ON p.code = m.code AND p.date = m.d
+               WHERE p.source = ?""",
+                (source, source),
+            )
+            .fetchall()
+        )
+        return {r["code"]: (date.fromisoformat(r["date"]), float(r["close"])) for r in rows}
+
+    def save_batch(self, source: str, batch: pd.DataFrame, names: Iterable[tuple[str, date, str]]) -> int:
+        """Store a validated batch (columns date, code, close, optional amount) in one transaction."""
+        amount = batch["amount"] if "amount" in batch.columns else pd.Series([None] * len(batch))
+        rows = [
+            (source, str(c), d.isoformat(), float(v), None if a is None or pd.isna(a) else float(a))
+            for c, d, v, a in zip(batch["code"], batch["date"], batch["close"], amount, strict=True)
+        ]
+        version_key = f"prices_version:{source}"
+        with self.transaction() as conn:
+            before = conn.execute("SELECT value FROM meta WHERE key = ?", (version_key,)).fetchone()
+            conn.executemany(
+                """INSERT INTO prices (source, code, date, close, amount) VALUES (?, ?, ?, ?, ?)
+                   ON CONFLICT (source, code, date) DO UPDATE SET close = excluded.close, amount = excluded.amount""",
+                rows,
+            )
+            conn.executemany(
+                """INSERT INTO industry_names (source, code, valid_from, name) VALUES (?, ?, ?, ?)
+                   ON CONFLICT DO NOTHING""",
+                [(source, c, d.isoformat(), n) for c, d, n in names],
+            )
+            # a version per source lets every process know whether its cached price frame is current
+            version = now_iso() + f"#{time.monotonic_ns()}"
+            self.set_meta(version_key, version, conn)
+        self._extend_cached_prices(source, None if before is None else str(before[0]), version, rows)
+        return len(rows)
+
+    def _extend_cached_prices(self, source: str, before: str | None, version: str, rows: list[tuple[Any, ...]]) -> None:
+        """Bring the cached frames up to the version just written by applying the batch's rows, instead
+        of reading every row again at the next ``load_prices``: only when the cache held exactly the
+        version this save replaced (no other writer in between); otherwise the cache is dropped."""
+        for position, column in ((3, "close"), (4, "amount")):
+            key = (source, column)
+            cached = self._price_cache.pop(key, None)
+            if cached is None or before is None or cached[0] != before or not rows:
+                continue
+            old = cached[1]
+            dates = pd.DatetimeIndex(pd.to_datetime([r[2] for r in rows], format="%Y-%m-%d"))
+            codes = pd.Index([r[1] for r in rows], dtype=old.columns.dtype)
+            index = old.index.union(dates.unique()).rename(old.index.name)
+            columns = old.columns.union(codes.unique()).rename(old.columns.name)
+            values = old.reindex(index=index, columns=columns).to_numpy(dtype=float, copy=True)
+            values[index.get_indexer(dates), columns.get_indexer(codes)] = np.array(
+                [np.nan if r[position] is None else r[position] for r in rows], dtype=float
+            )
+            self._price_cache[key] = (version, pd.DataFrame(values, index=index, columns=columns))
+
+    def load_prices(self, source: str, column: str = "close") -> pd.DataFrame:
+        """Dates x codes frame of ``close`` (or ``amount``) for a source.
+
+        Reading ~100k rows costs a few hundred ms, and the daily job, the regimes and the backtest each
+        need the frame: it is cached per (source, column) until ``save_batch`` bumps the source's version.
+        """
+        if column not in ("close", "amount"):
+            raise ValueError(column)
+        version = self.get_meta(f"prices_version:{source}")
+        key = (source, column)
+        cached = self._price_cache.get(key)
+        if cached is not None and version is not None and cached[0] == version:
+            return cached[1].copy()
+        # no ORDER BY: scanning the primary key is much faster than the date index; pivot sorts anyway
+        rows = self.db.fetch_tuples(f"SELECT date, code, {column} FROM prices WHERE source = ?", (source,))
+        if not rows:
+            return pd.DataFrame(index=pd.DatetimeIndex([]), dtype=float)
+        dates, codes, values = zip(*rows, strict=True)
+        long = pd.DataFrame({"date": dates, "code": codes, "v": np.array(values, dtype=float)})
+        wide = long.pivot(index="date", columns="code", values="v").sort_index()
+        wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index, format="%Y-%m-%d"))
+        wide.columns = wide.columns.astype(str)
+        wide = wide.astype(float)
+        if version is not None:
+            self._price_cache[key] = (version, wide)
+        return wide.copy()
+
+    def name_book(self, source: str) -> NameBook:
+        rows = (
+            self.connect()
+            .execute("SELECT code, valid_from, name FROM industry_names WHERE source = ?", (source,))
+            .fetchall()
+        )
+        return NameBook((r["code"], date.fromisoformat(r["valid_from"]), r["name"]) for r in rows)
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def last_snapshot_date(self, source: str) -> date | None:
+        row = self.connect().execute("SELECT MAX(date) FROM snapshots WHERE source = ?", (source,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
+    def save_history(self, source: str, history: SpreadHistory, since: date | None = None) -> int:
+        """Write the daily snapshots of ``history`` (only days after ``since`` when given)."""
+        frame = history.frame
+        positions = range(len(frame))
+        if since is not None:
+            start = int(frame.index.searchsorted(pd.Timestamp(since), side="right"))
+            positions = range(start, len(frame))
+        computed_at = now_iso()
+        rows = []
+        for pos in positions:
+            snap = history._snapshot_at(pos)
+            rows.append(_snapshot_row(source, snap, computed_at))
+        with self.transaction() as conn:
+            if since is None:
+                conn.execute("DELETE FROM snapshots WHERE source = ?", (source,))
+            conn.executemany(
+                upsert_sql("snapshots", SNAPSHOT_COLUMNS, key=("source", "date")),
+                rows,
+            )
+        return len(rows)
+
+    def snapshot_dates_after(self, source: str, after: date | None) -> list[date]:
+        rows = (
+            self.connect()
+            .execute(
+                "SELECT date FROM snapshots WHERE source = ? AND date > ? ORDER BY date",
+                (source, (after or date.min).isoformat()),
+            )
+            .fetchall()
+        )
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def snapshot(self, source: str, as_of: date | None = None) -> Snapshot | None:
+        """The stored snapshot of the last day on or before ``as_of`` (default: the latest)."""
+        sql = "SELECT * FROM snapshots WHERE source = ?"
+        args: list[Any] = [source]
+        if as_of is not None:
+            sql += " AND date <= ?"
+            args.append(as_of.isoformat())
+        row = self.connect().execute(sql + " ORDER BY date DESC LIMIT 1", args).fetchone()
+        return None if row is None else _snapshot_from_row(row)
+
+    def spread_series(self, source: str, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+        """Daily spread and percentile (columns spread, percentile, top_avg, bottom_avg) by date."""
+        rows = (
+            self.connect()
+            .execute(
+                """SELECT date, spread, percentile, top_avg, bottom_avg FROM snapshots
+               WHERE source = ? AND date >= ? AND date <= ? ORDER BY date""",
+                (source, (start or date.min).isoformat(), (end or date.max).isoformat()),
+            )
+            .fetchall()
+        )
+        frame = pd.DataFrame(
+            [tuple(r) for r in rows], columns=["date", "spread", "percentile", "top_avg", "bottom_avg"]
+        )
+        frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date")
+        return frame
+
+    def snapshots_between(self, source: str, start: date, end: date) -> list[Snapshot]:
+        rows = (
+            self.connect()
+            .execute(
+                "SELECT * FROM snapshots WHERE source = ? AND date >= ? AND date <= ? ORDER BY date",
+                (source, start.isoformat(), end.isoformat()),
+            )
+            .fetchall()
+        )
+        return [_snapshot_from_row(r) for r in rows]
+
+    # -- fetch log -----------------------------------------------------------------------------
+    def log_fetch(self, record: FetchRecord) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                """INSERT INTO fetch_log (source, kind, started_at, finished_at, ok, rows, last_date, message)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    record.source,
+                    record.kind,
+                    record.started_at,
+                    record.finished_at,
+                    int(record.ok),
+                    record.rows,
+                    record.last_date.isoformat() if record.last_date else None,
+                    record.message,
+                ),
+            )
+
+    def last_fetch(self, source: str, kind: str = "prices", ok: bool | None = None) -> FetchRecord | None:
+        sql = "SELECT * FROM fetch_log WHERE source = ? AND kind = ?"
+        args: list[Any] = [source, kind]
+        if ok is not None:
+            sql += " AND ok = ?"
+            args.append(int(ok))
+        row = self.connect().execute(sql + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        if row is None:
+            return None
+        return FetchRecord(
+            source=row["source"],
+            kind=row["kind"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            ok=bool(row["ok"]),
+            rows=int(row["rows"]),
+            last_date=date.fromisoformat(row["last_date"]) if row["last_date"] else None,
+            message=row["message"],
+        )
+
+    # -- calendar ------------------------------------------------------------------------------
+    def calendar_days(self) -> list[date]:
+        rows = self.connect().execute("SELECT date FROM calendar_days ORDER BY date").fetchall()
+        return [date.fromisoformat(r[0]) for r in rows]
+
+    def save_calendar_days(self, days: Sequence[date]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO calendar_days (date) VALUES (?) ON CONFLICT DO NOTHING", [(d.isoformat(),) for d in days]
+            )
+            self.set_meta("calendar_refreshed_at", now_iso(), conn)
+
+
+SNAPSHOT_COLUMNS = (
+    "source", "date", "spread", "percentile", "top_avg", "bottom_avg", "n_ranked", "history_days",
+    "history_rank", "base_date", "window", "k", "gains_json", "computed_at",
+)  # fmt: skip
+
+
+def _gain_dict(g: IndustryGain) -> dict[str, Any]:
+    return {"code": g.code, "name": g.name, "gain": round(g.gain, 6), "rank": g.rank}
+
+
+def _snapshot_row(source: str, snap: Snapshot, computed_at: str) -> tuple[Any, ...]:
+    return (
+        source,
+        snap.as_of.isoformat(),
+        snap.spread,
+        snap.percentile,
+        snap.top_avg,
+        snap.bottom_avg,
+        snap.n_ranked,
+        snap.history_days,
+        snap.history_rank,
+        snap.base_date.isoformat(),
+        snap.window,
+        snap.k,
+        json.dumps([_gain_dict(g) for g in snap.gains], ensure_ascii=False),
+        computed_at,
+    )
+
+
+def _snapshot_from_row(row: Any) -> Snapshot:
+    gains = tuple(
+        IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in json.loads(row["gains_json"])
+    )
+    k = int(row["k"])
+    return Snapshot(
+        as_of=date.fromisoformat(row["date"]),
+        base_date=date.fromisoformat(row["base_date"]),
+        spread=float(row["spread"]),
+        percentile=float(row["percentile"]),
+        top_avg=float(row["top_avg"]),
+        bottom_avg=float(row["bottom_avg"]),
+        top=gains[:k],
+        bottom=tuple(reversed(gains[-k:])),
+        gains=gains,
+        n_ranked=int(row["n_ranked"]),
+        history_days=int(row["history_days"]),
+        history_rank=int(row["history_rank"]),
+        window=row["window"],
+        k=k,
+    )

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fakebot import FakeBotAPI, command_update  # noqa: E402
+from support.fakebot import FakeBotAPI, command_update  # noqa: E402
 
 from jobs.config.settings import parse_settings  # noqa: E402
 from jobs.engine.pipeline import Engine  # noqa: E402

@@ -7,7 +7,7 @@ Prints the sustained rate (first to last accepted message), 429s seen, and lost 
 messages (compared per chat with what the fake server accepted). Target: >= 28 msg/s, 0 lost,
 0 duplicated. 5,000 messages at 30/s take about three minutes.
 
-``--store postgresql`` runs it on a throwaway PostgreSQL server (tests/pgcluster.py); ``--senders 2``
+``--store postgresql`` runs it on a throwaway PostgreSQL server (tests/support/pgcluster.py); ``--senders 2``
 drains with two senders, each with its own store connections and bot, each at half the rate
 (``telegram.rate``: two instances sharing one bot), as two instances would. Then the target is the
 same, and the busiest second must stay within the limit: together no faster than Telegram allows.
@@ -67,7 +67,7 @@ def store_target(kind: str) -> Iterator[str]:
         with tempfile.TemporaryDirectory() as tmp:
             yield str(Path(tmp) / "bench.db")
         return
-    from pgcluster import ThrowawayCluster
+    from support.pgcluster import ThrowawayCluster
 
     with ThrowawayCluster() as cluster:
         cluster.create_database("bench")
@@ -77,7 +77,7 @@ def store_target(kind: str) -> Iterator[str]:
 
 SERVER = """
 import json, sys
-from fakebot import FakeBotAPI
+from support.fakebot import FakeBotAPI
 with FakeBotAPI() as fake:
     fake.rate_limit = float(sys.argv[1])
     print(fake.base_url, flush=True)

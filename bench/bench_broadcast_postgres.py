@@ -2,7 +2,7 @@
 
     python bench/bench_broadcast_postgres.py [--subscribers 5000]
 
-Each run starts its own throwaway PostgreSQL server (tests/pgcluster.py; PostgreSQL's server programs
+Each run starts its own throwaway PostgreSQL server (tests/support/pgcluster.py; PostgreSQL's server programs
 must be installed) and prints bench_broadcast.py's figures. Targets as there: >= 28 msg/s, 0 lost,
 0 duplicated, and with two senders the busiest second within Telegram's 30 messages.
 """

@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from pgcluster import ThrowawayCluster, find_bindir
+from support.pgcluster import ThrowawayCluster, find_bindir
 
 from jobs.config.settings import Settings, parse_settings
 from jobs.store.datastore import Store

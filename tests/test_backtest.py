@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
+from support.bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 
 from jobs.config.settings import AlertSettings, Settings, parse_settings
 from jobs.engine.backtest import (

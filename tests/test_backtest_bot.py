@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
+from support.bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
 
 from bot.telegram.handlers.backtest_export import RECENT_EPISODES
 from jobs.engine.backtest import load_backtest

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from bot_harness import SOURCE, db, filled_db  # noqa: F401
+from support.bot_harness import SOURCE, db, filled_db  # noqa: F401
 
 from bot.telegram.handlers.backtest_export import BacktestCache
 from jobs.alerting.services import Services

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bot_harness import BotHarness, db, filled_db  # noqa: F401
+from support.bot_harness import BotHarness, db, filled_db  # noqa: F401
 
 from bot.cli.main import main
 from bot.ops.ops_runtime import SERVER_KEY

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import yaml
-from bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
-from fakebot import FakeBotAPI, command_update
+from support.bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
+from support.fakebot import FakeBotAPI, command_update
 
 TOKEN_ENV = "SW_API_STARTUP_TOKEN"
 

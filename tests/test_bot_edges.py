@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bot_harness import ADMIN_ID, SOURCE, SW, TOKEN, BotHarness, bot, db, filled_db  # noqa: F401
-from fakebot import command_update, edited_message_update, my_chat_member_update, text_update
+from support.bot_harness import ADMIN_ID, SOURCE, SW, TOKEN, BotHarness, bot, db, filled_db  # noqa: F401
+from support.fakebot import command_update, edited_message_update, my_chat_member_update, text_update
 
 GROUP = -100555
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
-from fakebot import png_size
+from support.bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
+from support.fakebot import png_size
 
 from bot.telegram.scheduling import LAST_RESULT, daily_job
 from jobs.alerting.daily import last_evaluated_key

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from bot_harness import ADMIN_ID, SW, BotHarness, db, filled_db  # noqa: F401
-from fakebot import Call, callback_query_update
+from support.bot_harness import ADMIN_ID, SW, BotHarness, db, filled_db  # noqa: F401
+from support.fakebot import Call, callback_query_update
 
 from bot.telegram.scheduling import CATCHUP_NAME, daily_job, drain_job
 from jobs.alerting.daily import last_evaluated_key

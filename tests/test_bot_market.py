@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
-from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
-from fakebot import callback_query_update
+from support.bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
+from support.fakebot import callback_query_update
 
 from bot.cli.main import main
 from jobs.market.sources.base import SW2021_L1_EN

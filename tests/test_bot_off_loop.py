@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bot_harness import BotHarness, bot, db, filled_db  # noqa: F401
-from fakebot import command_update
+from support.bot_harness import BotHarness, bot, db, filled_db  # noqa: F401
+from support.fakebot import command_update
 
 WRITER, OTHER = 5001, 5002
 

@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot_harness import ADMIN_ID, FRESH_NOW, SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
+from support.bot_harness import ADMIN_ID, FRESH_NOW, SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.service import stored_report, update_regimes

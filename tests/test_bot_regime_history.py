@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
+from support.bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401  (fixtures)
 from test_charts import png_size
 
 from jobs.regimes.history import build_history

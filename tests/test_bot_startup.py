@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
-from fakebot import FakeBotAPI, command_update
+from support.bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
+from support.fakebot import FakeBotAPI, command_update
 
 from bot.cli.main import main
 from bot.telegram.app import RedactToken

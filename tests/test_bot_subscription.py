@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot_harness import BotHarness, bot, db, filled_db  # noqa: F401
-from fakebot import callback_query_update
+from support.bot_harness import BotHarness, bot, db, filled_db  # noqa: F401
+from support.fakebot import callback_query_update
 
 
 def buttons(call: object) -> list[tuple[str, str]]:

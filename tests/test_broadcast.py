@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerting_support import SW, TOKEN
-from fakebot import FakeBotAPI
+from support.alerting_support import SW, TOKEN
+from support.fakebot import FakeBotAPI
 
 from bot.cli.main import main
 from jobs.alerting.broadcast_chats import sync_broadcast

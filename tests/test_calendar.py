@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 import responses
-from akshare_payloads import SINA_CALENDAR_URL, install_sina_calendar, sina_calendar_text, weekdays_without
+from support.akshare_payloads import SINA_CALENDAR_URL, install_sina_calendar, sina_calendar_text, weekdays_without
 
 from bot.cli.main import main
 from jobs.config.settings import Settings

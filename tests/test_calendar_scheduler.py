@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requests
 import responses
-from akshare_payloads import install_sina_calendar
-from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
+from support.akshare_payloads import install_sina_calendar
+from support.bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
 
 from bot.telegram.scheduling import (
     CALENDAR_NAME,

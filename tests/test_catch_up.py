@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from alerting_support import SW, RevealingSource, drain, evening, make_services, make_settings, subscribe
-from fakebot import FakeBotAPI
+from support.alerting_support import SW, RevealingSource, drain, evening, make_services, make_settings, subscribe
+from support.fakebot import FakeBotAPI
 
 from jobs.alerting.alert_log import SPREAD_RULE, transitions
 from jobs.alerting.daily import observation, params_from_settings, run_daily

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_support import one_line_no_traceback, read_only, spreadwatch, write_config
+from support.cli_support import one_line_no_traceback, read_only, spreadwatch, write_config
 
 from bot.cli.cli_common import ExitCode
 from jobs.store.datastore import Store

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from cli_support import REPO, one_line_no_traceback, spreadwatch, write_config, write_csv
-from fakebot import FakeBotAPI
+from support.cli_support import REPO, one_line_no_traceback, spreadwatch, write_config, write_csv
+from support.fakebot import FakeBotAPI
 
 from bot.cli.cli_common import EXIT_MEANINGS, ExitCode
 from bot.cli.main import build_parser, main

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from cli_support import write_config, write_csv
+from support.cli_support import write_config, write_csv
 
 from bot.cli.main import main
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import responses
-from bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 from conftest import SW_CSV
+from support.bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 
 from bot.cli.main import main
 from jobs.alerting.daily import run_daily

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerting_support import (
+from support.alerting_support import (
     SW,
     TOKEN,
     RevealingSource,
@@ -19,7 +19,7 @@ from alerting_support import (
     make_settings,
     subscribe,
 )
-from fakebot import FakeBotAPI
+from support.fakebot import FakeBotAPI
 
 from bot.cli.main import main
 from jobs.alerting.alert_log import SPREAD_RULE, load_states, transitions

@@ -15,8 +15,17 @@ from datetime import date
 from typing import Any
 
 import pytest
-from alerting_support import SW, TOKEN, RevealingSource, csv_batch, evening, make_services, make_settings, subscribe
-from fakebot import FakeBotAPI
+from support.alerting_support import (
+    SW,
+    TOKEN,
+    RevealingSource,
+    csv_batch,
+    evening,
+    make_services,
+    make_settings,
+    subscribe,
+)
+from support.fakebot import FakeBotAPI
 from telegram.ext import ExtBot
 
 from bot.telegram.client import make_bot

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerting_support import TOKEN, drain
-from fakebot import FakeBotAPI
+from support.alerting_support import TOKEN, drain
+from support.fakebot import FakeBotAPI
 from telegram.ext import ExtBot
 
 from bot.telegram.client import make_bot
@@ -195,7 +195,7 @@ def test_a_sender_killed_mid_broadcast_resumes_without_loss_or_duplicates(box: B
     queue(box, chats)
     lease = 1.0
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), str(TESTS)])}
-    cmd = [sys.executable, str(TESTS / "outbox_worker.py"), str(box.store.path), fake.base_url, str(lease)]
+    cmd = [sys.executable, str(TESTS / "support" / "outbox_worker.py"), str(box.store.path), fake.base_url, str(lease)]
 
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alerting_support import TOKEN, make_services, make_settings
-from fakebot import FakeBotAPI
+from support.alerting_support import TOKEN, make_services, make_settings
+from support.fakebot import FakeBotAPI
 
 from bot.cli.daily_cli import send_outbox
 from bot.telegram.app import build_application

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from template_contexts import snapshot_ctx
+from support.template_contexts import snapshot_ctx
 
 from jobs.market.industry_names import display_name, english_name
 from jobs.rendering.messages import fetch_problem, fmt_when, fmt_window, render

@@ -1,12 +1,12 @@
 """A real service scheme pointed at localhost: Apprise's ``bark://`` against a fake self-hosted Bark
-server (``tests/fake_bark.py``): success, 5xx then success, 4xx, timeout, through the notify sender."""
+server (``tests/support/fake_bark.py``): success, 5xx then success, 4xx, timeout, through the notify sender."""
 
 from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
 
-from fake_bark import HANG, bark_server
+from support.fake_bark import HANG, bark_server
 
 from jobs.alerting.apprise_delivery import Attachment, NotifySender
 from jobs.alerting.destinations import sync_destinations

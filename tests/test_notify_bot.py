@@ -8,8 +8,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
-from notify_receiver import receiver
+from support.bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
+from support.notify_receiver import receiver
 
 from bot.telegram.scheduling import drain_job
 from jobs.alerting.destinations import DestinationRepo

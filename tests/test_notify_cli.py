@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from notify_receiver import receiver
+from support.notify_receiver import receiver
 
 from bot.cli.main import main
 from jobs.alerting.destinations import DestinationRepo

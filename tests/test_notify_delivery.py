@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from notify_receiver import HANG, receiver
+from support.notify_receiver import HANG, receiver
 
 from jobs.alerting.apprise_delivery import NotifySender, classify, send_once
 from jobs.alerting.destinations import DestinationRepo, sync_destinations
@@ -159,7 +159,7 @@ async def test_an_unset_variable_is_a_failure_without_a_request(tmp_path: Path) 
 
 
 async def test_the_running_service_tells_the_admins_once_in_their_language(tmp_path: Path) -> None:
-    from alerting_support import SW, RevealingSource, make_services, make_settings
+    from support.alerting_support import SW, RevealingSource, make_services, make_settings
 
     from jobs.alerting.apprise_delivery import notify_sender_for
 

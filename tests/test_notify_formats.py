@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from notify_receiver import receiver
-from template_contexts import EVIL, SAMPLE_CONTEXTS
+from support.notify_receiver import receiver
+from support.template_contexts import EVIL, SAMPLE_CONTEXTS
 
 from jobs.alerting.apprise_delivery import Attachment, NotifySender
 from jobs.alerting.destinations import sync_destinations

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from bot_harness import ADMIN_ID, BotHarness, db, filled_db, wait_until  # noqa: F401
-from notify_receiver import receiver
+from support.bot_harness import ADMIN_ID, BotHarness, db, filled_db, wait_until  # noqa: F401
+from support.notify_receiver import receiver
 
 from bot.cli.main import main
 from jobs.alerting.apprise_delivery import NotifySender

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from bot_harness import SOURCE, db, filled_db  # noqa: F401
+from support.bot_harness import SOURCE, db, filled_db  # noqa: F401
 
 from bot.cli.main import main
 from jobs.alerting.alert_log import SPREAD_RULE, load_states, transitions

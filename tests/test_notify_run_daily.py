@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from alerting_support import SW
-from notify_receiver import receiver
+from support.alerting_support import SW
+from support.notify_receiver import receiver
 
 from bot.cli.main import main
 from jobs.store.datastore import Store

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from bot_harness import ADMIN_ID, SOURCE, TOKEN, BotHarness, db, filled_db, wait_until  # noqa: F401
 from prometheus_client.parser import text_string_to_metric_families
+from support.bot_harness import ADMIN_ID, SOURCE, TOKEN, BotHarness, db, filled_db, wait_until  # noqa: F401
 
 from bot.ops.ops_runtime import SERVER_KEY
 from bot.telegram import scheduling

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from fakebot import FakeBotAPI
+from support.fakebot import FakeBotAPI
 
 from bot.cli.main import main
 from jobs.config.settings import Settings, load_settings, parse_settings

@@ -1,4 +1,4 @@
-"""The throwaway PostgreSQL server the tests start themselves (tests/pgcluster.py, the ``pg_*`` fixtures):
+"""The throwaway PostgreSQL server the tests start themselves (tests/support/pgcluster.py, the ``pg_*`` fixtures):
 password authentication over TCP, one isolated database per test, 127.0.0.1 only, a clean stop."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 from conftest import PG_MISSING_REASON
-from pgcluster import ClusterError, ThrowawayCluster, find_bindir
+from support.pgcluster import ClusterError, ThrowawayCluster, find_bindir
 
 
 def test_connects_with_the_password_from_pgpassword(pg_url: str, pg_cluster: ThrowawayCluster) -> None:

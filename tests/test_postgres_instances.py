@@ -25,10 +25,10 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from alerting_support import SW
-from bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
-from fakebot import FakeBotAPI
-from notify_receiver import receiver
+from support.alerting_support import SW
+from support.bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F401
+from support.fakebot import FakeBotAPI
+from support.notify_receiver import receiver
 
 from bot.ops.ops_runtime import SERVER_KEY
 from bot.telegram.scheduling import CATCHUP_NAME, LAST_RESULT, daily_job
@@ -91,7 +91,7 @@ def test_an_instance_killed_mid_broadcast_loses_nothing_and_sends_nothing_twice(
     lease = 1.0
     with FakeBotAPI() as fake:
         # two instances, each at half of Telegram's rate: together within the 30 msg/s limit
-        cmd = [sys.executable, str(TESTS / "outbox_worker.py"), pg_url, fake.base_url, str(lease), "14"]
+        cmd = [sys.executable, str(TESTS / "support" / "outbox_worker.py"), pg_url, fake.base_url, str(lease), "14"]
         doomed = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         survivor = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from alerting_support import SW
+from support.alerting_support import SW
 
 from bot.cli.main import main
 from jobs.alerting.alert_log import ChatOutcome, TransitionRecord, record_transitions

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from bot_harness import filled_db  # noqa: F401
+from support.bot_harness import filled_db  # noqa: F401
 
 from bot.cli.main import main
 from jobs.config.settings import load_settings

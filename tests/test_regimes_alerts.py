@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from bot_harness import SOURCE, db, filled_db  # noqa: F401
+from support.bot_harness import SOURCE, db, filled_db  # noqa: F401
 
 from jobs.alerting.regime_alerts import run_regimes
 from jobs.alerting.services import Services

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from bot_harness import filled_db  # noqa: F401
+from support.bot_harness import filled_db  # noqa: F401
 
 from bot.cli.main import main
 from jobs.regimes.repo import RegimeRepo

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
-from fakebot import my_chat_member_update
+from support.bot_harness import ADMIN_ID, SOURCE, BotHarness, db, filled_db, wait_until  # noqa: F401
+from support.fakebot import my_chat_member_update
 
 from bot.telegram.scheduling import (
     CALENDAR_NAME,

@@ -18,7 +18,7 @@ import pytest
 import requests
 import responses
 import yaml
-from akshare_payloads import FakeSwUpstream, close_on, trading_days
+from support.akshare_payloads import FakeSwUpstream, close_on, trading_days
 
 from bot.cli.main import main
 from jobs.config.settings import Settings

@@ -9,8 +9,8 @@ import re
 from typing import Any
 
 import pytest
-from alerting_support import TOKEN
-from fakebot import FakeBotAPI
+from support.alerting_support import TOKEN
+from support.fakebot import FakeBotAPI
 
 from bot.telegram.client import HomeLoopBot, defaults
 from jobs.rendering.messages import split_message

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fakebot import _balanced_html
-from template_contexts import EVIL, EVIL_ESCAPED, SAMPLE_CONTEXTS, STATIC_KINDS
+from support.fakebot import _balanced_html
+from support.template_contexts import EVIL, EVIL_ESCAPED, SAMPLE_CONTEXTS, STATIC_KINDS
 
 from jobs.rendering.messages import LANGS, TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
 
@@ -26,14 +26,14 @@ def test_every_kind_exists_in_both_languages() -> None:
 
 def test_every_kind_has_a_sample_context() -> None:
     missing = [k for k in ALL_KINDS if k not in SAMPLE_CONTEXTS]
-    assert not missing, f"add a sample context to tests/template_contexts.py for: {missing}"
+    assert not missing, f"add a sample context to tests/support/template_contexts.py for: {missing}"
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
 @pytest.mark.parametrize("lang", LANGS)
 def test_renders_escaped_valid_telegram_html(kind: str, lang: str) -> None:
     if kind not in SAMPLE_CONTEXTS:
-        pytest.fail(f"no sample context for template kind {kind!r}: add one to tests/template_contexts.py")
+        pytest.fail(f"no sample context for template kind {kind!r}: add one to tests/support/template_contexts.py")
     text = render(kind, lang, **SAMPLE_CONTEXTS[kind]())
     assert text.strip(), "renders empty"
     assert EVIL not in text, "data reached the message unescaped"

@@ -12,9 +12,6 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from alert_template_contexts import ALERT_CONTEXTS
-from regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
-
 from bot.telegram.handlers.market import Discontinued
 from jobs.alerting.daily import DailyResult
 from jobs.alerting.destinations import DestinationView
@@ -26,6 +23,8 @@ from jobs.engine.spread import IndustryGain, Snapshot
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
 from jobs.store.datastore import FetchRecord
+from support.alert_template_contexts import ALERT_CONTEXTS
+from support.regime_template_contexts import REGIME_CONTEXTS, REGIME_STATIC_KINDS
 
 EVIL = "<b>R&D</b>"  # must arrive as &lt;b&gt;R&amp;D&lt;/b&gt;
 EVIL_ESCAPED = "&lt;b&gt;R&amp;D&lt;/b&gt;"

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from notify_receiver import HANG, serving
+from support.notify_receiver import HANG, serving
 
 __all__ = ["HANG", "BarkServer", "bark_server"]
 

@@ -27,7 +27,7 @@ def _transition(kind: Kind, tier: int, previous: int, snap: Any) -> Transition:
 
 def _alert(kind: Kind, tier: int, previous: int) -> Callable[[], dict[str, Any]]:
     def build() -> dict[str, Any]:
-        from template_contexts import snapshot
+        from support.template_contexts import snapshot
 
         snap = snapshot()
         return {
@@ -42,7 +42,7 @@ def _alert(kind: Kind, tier: int, previous: int) -> Callable[[], dict[str, Any]]
 
 
 def _data_problem() -> dict[str, Any]:
-    from template_contexts import EVIL
+    from support.template_contexts import EVIL
 
     return {
         "problem": "fetch_failed",
@@ -57,7 +57,7 @@ def _data_problem() -> dict[str, Any]:
 
 
 def _alerts_admin() -> dict[str, Any]:
-    from template_contexts import EVIL
+    from support.template_contexts import EVIL
 
     entry = LogEntry(
         id=1,
@@ -81,9 +81,8 @@ def _alerts_admin() -> dict[str, Any]:
 
 
 def _digest() -> dict[str, Any]:
-    from template_contexts import snapshot
-
     from jobs.engine.rules import AlertState
+    from support.template_contexts import snapshot
 
     snap = snapshot()
     return {

@@ -17,7 +17,7 @@ import yaml
 
 from jobs.market.sources.sample import synthetic_frame
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_csv(path: Path, start: date, end: date, industries: int = 12, name_prefix: str = "") -> Path:

@@ -13,7 +13,7 @@ temporary folder, are trusted.
 
 The server programs come from ``pg_config --bindir`` when that folder has ``initdb`` and ``pg_ctl``, else
 from the newest ``/usr/lib/postgresql/*/bin`` (Debian and Ubuntu). ``find_bindir()`` returns ``None`` when
-there are none; ``python3 tests/pgcluster.py`` prints the folder, or exits 1 (``.ci/run`` uses that).
+there are none; ``python3 tests/support/pgcluster.py`` prints the folder, or exits 1 (``.ci/run`` uses that).
 ``initdb`` refuses to run as root: under root the server programs run as the ``postgres`` system user
 (through ``runuser``), and the temporary folder belongs to that user.
 
@@ -23,7 +23,7 @@ and port, so concurrent test sessions do not collide. An instance that is starte
 stopped when the interpreter exits (``atexit``).
 
 Only the standard library is imported at module level; psycopg is imported by the methods that connect.
-Benchmarks in ``bench/`` put the repository root on ``sys.path`` and ``from tests.pgcluster import
+Benchmarks in ``bench/`` put the repository root on ``sys.path`` and ``from tests.support.pgcluster import
 ThrowawayCluster``; the test suite imports it as ``pgcluster`` (pytest puts ``tests/`` on the path).
 """
 
@@ -451,7 +451,7 @@ class ThrowawayCluster:
 
 
 def _main() -> int:
-    """``python3 tests/pgcluster.py``: print the server programs' folder, or exit 1 when there is none."""
+    """``python3 tests/support/pgcluster.py``: print the server programs' folder, or exit 1 when there is none."""
     folder = find_bindir()
     if folder is None:
         print("PostgreSQL not available", file=sys.stderr)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebot import Call, FakeBotAPI, command_update
 
 from bot.telegram.app import build_application
 from jobs.alerting.services import Services
@@ -29,8 +28,9 @@ from jobs.config.settings import Settings, parse_settings
 from jobs.engine.pipeline import Engine
 from jobs.store.chats import ChatRepo
 from jobs.store.datastore import Store
+from support.fakebot import Call, FakeBotAPI, command_update
 
-SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"
+SW = Path(__file__).resolve().parents[3] / "shared" / "data" / "sw_l1_daily.csv"
 SOURCE = f"csv:{SW}"
 TOKEN_ENV = "SPREADWATCH_TEST_BOT_TOKEN"
 TOKEN = "123456789:TEST-secret-token-do-not-log"
@@ -210,7 +210,7 @@ class BotHarness:
 
 
 def _text(text: str, chat_id: int, kw: dict[str, Any]) -> dict[str, Any]:
-    from fakebot import text_update
+    from support.fakebot import text_update
 
     return text_update(text, chat_id=chat_id, **kw)
 

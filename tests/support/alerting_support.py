@@ -25,7 +25,7 @@ from jobs.store.chats import ChatRepo
 from jobs.store.datastore import Store
 from jobs.store.outbox import Outbox
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 SW = SHARED / "sw_l1_daily.csv"
 TZ = ZoneInfo("Asia/Shanghai")
 TOKEN = "123456:alerts-test-token"

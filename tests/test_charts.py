@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from jobs.engine.spread import NameBook, compute_history, wide_closes
+from jobs.engine.spread import compute_history, wide_closes
+from jobs.model.figures import NameBook
 from jobs.rendering.charts import HEIGHT_PX, WIDTH_PX, percentile_levels, spread_chart, spread_figure
 
 SW = Path(__file__).resolve().parents[2] / "shared" / "data" / "sw_l1_daily.csv"

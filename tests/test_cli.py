@@ -10,9 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.cli.main import main
-from jobs.engine.spread import NameBook, compute_history, wide_closes
+from jobs.engine.spread import compute_history, wide_closes
 from jobs.market.calendar import TradingCalendar
 from jobs.market.sources.sample import synthetic_frame
+from jobs.model.figures import NameBook
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,8 @@ from bot.telegram.delivery import OutboxSender
 from jobs.alerting.alert_log import SPREAD_RULE, transitions
 from jobs.alerting.daily import params_from_settings, run_daily
 from jobs.engine.rules import Observation, replay
-from jobs.engine.spread import NameBook, compute_history, wide_closes
+from jobs.engine.spread import compute_history, wide_closes
+from jobs.model.figures import NameBook
 from jobs.store.outbox import Outbox
 
 pytestmark = pytest.mark.skipif(not SW.exists(), reason="shared data not present")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jobs.config.settings import Settings, parse_settings
-from jobs.engine.spread import IndustryGain, Snapshot
+from jobs.model.figures import IndustryGain, Snapshot
 from jobs.regimes.context import RegimeContext
 from jobs.regimes.heat import AmountTable, smooth_points
 from jobs.regimes.history import RegimeHistory, replay

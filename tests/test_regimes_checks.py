@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from jobs.config.regime_settings import BoardSettings, HeatSettings, MacroSettings, ReversalSettings
-from jobs.engine.spread import IndustryGain, Snapshot
+from jobs.model.figures import IndustryGain, Snapshot
 from jobs.regimes.breadth import BoardPoint, check_breadth
 from jobs.regimes.composite import check_composite
 from jobs.regimes.heat import check_heat

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 from jobs.config.regime_settings import HeatSettings, MacroSettings, ReversalSettings
-from jobs.engine.spread import NameBook, SpreadHistory, compute_history
+from jobs.engine.spread import compute_history
+from jobs.model.figures import NameBook, SpreadHistory
 from jobs.regimes.composite import check_composite
 from jobs.regimes.heat import check_heat
 from jobs.regimes.macro import check_macro

@@ -207,8 +207,9 @@ def reference_transitions(params: RuleParams, observations: list[Observation]) -
 def sw_observations() -> list[Observation]:
     if not SW.exists():
         pytest.skip("shared data not present")
-    from jobs.engine.spread import NameBook, compute_history, wide_closes
+    from jobs.engine.spread import compute_history, wide_closes
     from jobs.market.sources.csv_source import CsvSource
+    from jobs.model.figures import NameBook
 
     batch = CsvSource(SW).fetch(None, date(2025, 12, 31))
     history = compute_history(wide_closes(batch.rows), NameBook.constant(batch.declared), "6M", 5, date(2010, 1, 1))

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.engine.spread import NameBook, Window, compute_history, compute_snapshot_loop, incomplete_days, wide_closes
+from jobs.engine.spread import compute_history, compute_snapshot_loop, incomplete_days, wide_closes
+from jobs.model.figures import NameBook, Window
 
 
 def _load(path: Path) -> tuple[pd.DataFrame, NameBook]:

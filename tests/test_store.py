@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from jobs.engine.spread import NameBook, compute_history
+from jobs.engine.spread import compute_history
+from jobs.model.figures import NameBook
 from jobs.store.datastore import MIGRATIONS, FetchRecord, Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,7 +25,7 @@ from datetime import date
 from typing import Any
 
 from jobs.engine.rules import AlertState, RuleParams, Transition
-from jobs.engine.spread import Snapshot
+from jobs.model.figures import Snapshot
 from jobs.store.datastore import Store, now_iso
 from jobs.store.db import Connection
 from jobs.store.outbox import Outbox

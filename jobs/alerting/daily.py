@@ -43,7 +43,7 @@ from jobs.alerting.alert_log import (
 from jobs.alerting.destinations import excluded_chats
 from jobs.alerting.notices import NoticeServices, chat_lang, notify_admins
 from jobs.engine.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
-from jobs.engine.spread import Snapshot
+from jobs.model.figures import Snapshot
 from jobs.rendering.messages import render as default_render
 from jobs.rendering.messages import split_message
 from jobs.store.outbox import Outbox

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.engine.rules import Kind, Observation, RuleParams, replay
-from jobs.engine.spread import Snapshot
+from jobs.model.figures import Snapshot
 from jobs.store.datastore import Store
 
 if TYPE_CHECKING:

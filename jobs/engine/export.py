@@ -16,8 +16,8 @@ import io
 from collections.abc import Iterable
 
 from jobs.engine.backtest import BacktestResult
-from jobs.engine.spread import IndustryGain, Snapshot
 from jobs.market.industry_names import display_name
+from jobs.model.figures import IndustryGain, Snapshot
 
 BOM = "\ufeff"
 LIST_SEP = ";"

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from jobs.config.settings import Settings
-from jobs.engine.spread import SpreadHistory, compute_history, incomplete_days
+from jobs.engine.spread import compute_history, incomplete_days
 from jobs.market.calendar import TradingCalendar
 from jobs.market.sources import FetchError, Source, make_source
 from jobs.market.validate import BatchRejected, validate_batch
+from jobs.model.figures import SpreadHistory
 from jobs.store.datastore import FetchRecord, Store
 
 log = logging.getLogger(__name__)

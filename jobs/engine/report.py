@@ -10,7 +10,7 @@ import pandas as pd
 
 from jobs.config.settings import Settings
 from jobs.engine.pipeline import DataStatus
-from jobs.engine.spread import IndustryGain, Snapshot
+from jobs.model.figures import IndustryGain, Snapshot
 from jobs.store.datastore import Store
 
 

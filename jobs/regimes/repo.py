@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from jobs.engine.spread import IndustryGain
+from jobs.model.figures import IndustryGain
 from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.transitions import Known, Transition

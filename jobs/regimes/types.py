@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from jobs.engine.spread import IndustryGain
+from jobs.model.figures import IndustryGain
 
 
 class State(enum.StrEnum):
@@ -134,7 +134,7 @@ def percentile_of_last(values: Sequence[float] | np.ndarray) -> float:
 
 
 class Ranked(Protocol):
-    """What the scenarios read of a day's spread snapshot: ``jobs.engine.spread.Snapshot`` has it all, and the
+    """What the scenarios read of a day's spread snapshot: ``jobs.model.figures.Snapshot`` has it all, and the
     regime history loads only this much of thousands of days (``RegimeRepo.rankings``)."""
 
     @property

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jobs.engine.spread import IndustryGain, NameBook, Snapshot, SpreadHistory
+from jobs.model.figures import IndustryGain, NameBook, Snapshot, SpreadHistory
 from jobs.store.db import Connection, Database, StoreError, db_errors, open_database, upsert_sql
 from jobs.store.db_sqlite import SqliteDatabase, lock_path, sqlite_error
 from jobs.store.schema import MIGRATIONS

@@ -19,7 +19,7 @@ from jobs.engine.backtest import BacktestResult, Basket, Episode, EpisodeSpan, F
 from jobs.engine.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.engine.report import NoDataReason, SpreadReport
 from jobs.engine.rules import RuleParams
-from jobs.engine.spread import IndustryGain, Snapshot
+from jobs.model.figures import IndustryGain, Snapshot
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
 from jobs.store.datastore import FetchRecord

@@ -29,9 +29,9 @@ from bot.telegram.handlers.handler_support import (
 )
 from bot.telegram.handlers.keyboards import SPREAD_REFRESH, spread_keyboard
 from bot.telegram.handlers.status import sees_raw_errors
-from jobs.engine.spread import IndustryGain, Snapshot
 from jobs.market.industry_names import english_name
 from jobs.market.sources.base import SW2021_L1_EN
+from jobs.model.figures import IndustryGain, Snapshot
 from jobs.rendering.messages import render
 from jobs.store.datastore import Store
 

@@ -1,0 +1,1 @@
+"""Value types shared by every layer (no behaviour beyond reading themselves)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from support.bot_harness import SOURCE, db, filled_db  # noqa: F401
 
-from bot.telegram.handlers.backtest_export import BacktestCache
+from bot.telegram.bot_data import BacktestCache
 from jobs.alerting.services import Services
 from jobs.config.settings import parse_settings
 from jobs.engine.pipeline import Engine

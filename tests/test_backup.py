@@ -19,7 +19,6 @@ import pytest
 from support.bot_harness import BotHarness, db, filled_db  # noqa: F401
 
 from bot.cli.main import main
-from bot.ops.ops_runtime import SERVER_KEY
 from jobs.store.chats import ChatRepo
 from jobs.store.datastore import MIGRATIONS, Store
 from jobs.store.outbox import Outbox
@@ -250,7 +249,7 @@ def test_restore_refuses_while_the_bot_runs_and_force_makes_healthz_ask_for_a_re
         code, out, err = run(capsys, "restore", str(saved), "--db", str(db), "--force")
         assert code == 0 and out.startswith(f"restore: {saved} -> {db} (")
         assert err == "warning: a running service was using the store: restart it now\n"
-        port = harness.application.bot_data[SERVER_KEY].port
+        port = harness.application.bot_data.ops_server.port
         with pytest.raises(urllib.error.HTTPError) as answer:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10)
         assert answer.value.code == 503

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from support.bot_harness import SOURCE, BotHarness, bot, db, filled_db  # noqa: F401
 from support.fakebot import png_size
 
-from bot.telegram.scheduling import LAST_RESULT, daily_job
+from bot.telegram.scheduling import daily_job
 from jobs.alerting.daily import last_evaluated_key
 from jobs.alerting.services import Services
 
@@ -84,7 +84,7 @@ def test_status_reads_the_daily_job_and_its_last_run(db: Path) -> None:
         harness.application.job_queue.run_once(daily_job, 0.01, name="daily-catchup")
         key = last_evaluated_key(SOURCE)
         deadline = pytime.monotonic() + 30
-        while harness.application.bot_data.get(LAST_RESULT) is None and pytime.monotonic() < deadline:
+        while harness.application.bot_data.last_daily is None and pytime.monotonic() < deadline:
             pytime.sleep(0.05)
         assert harness.services.store.get_meta(key) == "2026-06-02"
         (status,) = harness.ask("/status", chat_id=1103, language_code="zh")

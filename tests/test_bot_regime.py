@@ -114,7 +114,7 @@ def test_the_regimes_job_evaluates_after_the_daily_job(bot: BotHarness) -> None:
 def test_a_failing_regime_evaluation_tells_the_admins_once(db: Path) -> None:
     import asyncio
 
-    from bot.telegram.handlers.regime_events import regimes_job
+    from bot.telegram.scheduling import regimes_job
     from jobs.alerting.daily import last_evaluated_key
 
     harness = BotHarness(db).start()

@@ -24,7 +24,6 @@ from bot.telegram.scheduling import (
     CALENDAR_NAME,
     DRAIN_NAME,
     JOB_NAME,
-    LAST_RESULT,
     RETRY_NAME,
     calendar_job,
     daily_job,
@@ -50,7 +49,7 @@ def _harness(db: Path, calendar_file: Path, clock: dict[str, datetime]) -> BotHa
 
 def _run(harness: BotHarness, callback: Any, name: str) -> None:
     bot_data = harness.application.bot_data
-    bot_data.pop(LAST_RESULT, None)
+    bot_data.last_daily = None
     harness.application.job_queue.run_once(callback, 0.01, name=name)
 
 
@@ -61,11 +60,11 @@ def test_the_scheduled_run_skips_a_holiday(db: Path, calendar_file: Path, caplog
         caplog.set_level(logging.INFO, logger="bot.telegram.scheduling")
         _run(harness, daily_job, JOB_NAME)
         wait_until(lambda: "2026-05-01 is not a trading day" in caplog.text)
-        assert LAST_RESULT not in harness.application.bot_data  # nothing ran
+        assert harness.application.bot_data.last_daily is None  # nothing ran
         clock["now"] = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)  # New Year's Day past the end: never a trading day
         _run(harness, daily_job, JOB_NAME)
         wait_until(lambda: "2027-01-01 is not a trading day" in caplog.text)
-        assert LAST_RESULT not in harness.application.bot_data
+        assert harness.application.bot_data.last_daily is None
         assert harness.fake.sent() == []
     finally:
         harness.stop()
@@ -81,8 +80,8 @@ def test_a_day_past_the_known_calendar_without_data_is_unknown_not_missing(db: P
         assert calendar.known_until == END and calendar.confirmed_until == date(2026, 6, 2)  # observed
         # before the cut-off: waiting, and answers are not stale for the presumed day
         _run(harness, daily_job, RETRY_NAME)
-        wait_until(lambda: harness.application.bot_data.get(LAST_RESULT) is not None)
-        assert harness.application.bot_data[LAST_RESULT].outcome == "waiting"
+        wait_until(lambda: harness.application.bot_data.last_daily is not None)
+        assert harness.application.bot_data.last_daily.outcome == "waiting"
         status = services.engine.status(clock["now"])
         assert not status.stale and status.expected_date == date(2026, 6, 2)
         assert status.unconfirmed_date == date(2026, 6, 3)
@@ -90,14 +89,18 @@ def test_a_day_past_the_known_calendar_without_data_is_unknown_not_missing(db: P
         for now in (datetime(2026, 6, 3, 13, 0, tzinfo=UTC), datetime(2026, 6, 4, 13, 30, tzinfo=UTC)):
             clock["now"] = now
             _run(harness, daily_job, RETRY_NAME)
-            wait_until(lambda: harness.application.bot_data.get(LAST_RESULT) is not None)
-            result = harness.application.bot_data[LAST_RESULT]
+            wait_until(lambda: harness.application.bot_data.last_daily is not None)
+            result = harness.application.bot_data.last_daily
             assert (result.outcome, result.retry) == ("unknown", False), result.message
-        (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
-        assert "需要更新交易日历" in notice.params["text"] and "spreadwatch calendar-refresh" in notice.params["text"]
+        harness.fake.wait_sent(2, chat_id=ADMIN_ID, timeout=15)
         harness.fake.wait_idle(quiet=0.3)
-        assert len(harness.fake.sent(chat_id=ADMIN_ID)) == 1
-        assert [r.kind for r in Outbox(services.store).rows()] == ["calendar_unknown"]  # never "missing"
+        texts = [c.params["text"] for c in harness.fake.sent(chat_id=ADMIN_ID)]
+        assert len(texts) == 2, texts
+        assert sum("需要更新交易日历" in t and "spreadwatch calendar-refresh" in t for t in texts) == 1
+        # the daily cycle also tried to extend the calendar (its known end has passed) without network: told once
+        assert sum("交易日历更新失败" in t for t in texts) == 1
+        kinds = sorted(r.kind for r in Outbox(services.store).rows())
+        assert kinds == ["calendar_refresh_failed", "calendar_unknown"]  # never "missing"
         # /status shows where the calendar ends
         (answer,) = harness.ask("/status", chat_id=ADMIN_ID)
         assert "Trading calendar known until: 2026-05-29" in answer.params["text"]

@@ -16,10 +16,10 @@ import pytest
 from support.alerting_support import TOKEN, make_services, make_settings
 from support.fakebot import FakeBotAPI
 
-from bot.cli.daily_cli import send_outbox
 from bot.telegram.app import build_application
 from bot.telegram.client import make_bot
 from bot.telegram.delivery import DrainStats, OutboxSender
+from bot.telegram.oneshot import send_outbox
 from bot.telegram.scheduling import sender_of
 from jobs.store.chats import ChatRepo
 from jobs.store.datastore import Store
@@ -173,6 +173,6 @@ def test_run_daily_sends_through_the_same_bot_and_hands_a_429_to_the_outbox(tmp_
     services = make_services(settings, source=None)
     queue(services.store, [1, 2, 3])
     fake.fail("sendMessage", "429", times=1, retry_after=1)
-    stats = asyncio.run(send_outbox(settings, services, TOKEN, 10))
+    stats = send_outbox(services, TOKEN, 10)
     assert stats.flood_waits == [1.0] and stats.sent == 3
     assert copies(fake) == {1: 1, 2: 1, 3: 1}

@@ -18,16 +18,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.bot_harness import ADMIN_ID, SOURCE, TOKEN, BotHarness, db, filled_db, wait_until  # noqa: F401
 
-from bot.ops.ops_runtime import SERVER_KEY
 from bot.telegram import scheduling
-from bot.telegram.scheduling import CATCHUP_NAME, DRAIN_NAME, LAST_RESULT, daily_job, drain_job
+from bot.telegram.scheduling import CATCHUP_NAME, DRAIN_NAME, daily_job, drain_job
 from jobs.store.outbox import Outbox
 
 OPS = {"ops": {"listen": "127.0.0.1:0"}}  # the system picks a free port; the server knows which
 
 
 def get(harness: BotHarness, path: str) -> tuple[int, str, str]:
-    port = harness.application.bot_data[SERVER_KEY].port
+    port = harness.application.bot_data.ops_server.port
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
             return r.status, r.headers["Content-Type"], r.read().decode()
@@ -85,7 +84,7 @@ def test_healthz_and_metrics_answer_while_the_bot_runs(ops_bot: BotHarness) -> N
     assert seen[("spreadwatch_daily_job_runs_total", (("outcome", "evaluated"),))] == 0
     assert seen[("process_resident_memory_bytes", ())] > 0
     # a Prometheus server asks for OpenMetrics, and gets it
-    port = ops_bot.application.bot_data[SERVER_KEY].port
+    port = ops_bot.application.bot_data.ops_server.port
     ask = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Accept": "application/openmetrics-text"})
     with urllib.request.urlopen(ask, timeout=10) as r:
         assert r.headers["Content-Type"].startswith("application/openmetrics-text")
@@ -125,8 +124,8 @@ def test_a_daily_run_and_its_delivery_show_in_the_metrics(ops_bot: BotHarness) -
     bot_data = ops_bot.application.bot_data
 
     ops_bot.application.job_queue.run_once(daily_job, 0.01, name=CATCHUP_NAME)
-    wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
-    assert bot_data[LAST_RESULT].outcome == "evaluated"
+    wait_until(lambda: bot_data.last_daily is not None)
+    assert bot_data.last_daily.outcome == "evaluated"
     ops_bot.fake.wait_sent(1, chat_id=501, timeout=15)
 
     def settled() -> bool:
@@ -231,7 +230,7 @@ def test_healthz_is_503_when_the_store_file_is_replaced_under_the_service(
 def test_without_ops_listen_there_is_no_server(db: Path) -> None:
     harness = BotHarness(db).start()
     try:
-        assert SERVER_KEY not in harness.application.bot_data
+        assert harness.application.bot_data.ops_server is None
         harness.ask("/help", chat_id=ADMIN_ID)
     finally:
         harness.stop()

@@ -30,8 +30,7 @@ from support.bot_harness import BotHarness, db, filled_db, wait_until  # noqa: F
 from support.fakebot import FakeBotAPI
 from support.notify_receiver import receiver
 
-from bot.ops.ops_runtime import SERVER_KEY
-from bot.telegram.scheduling import CATCHUP_NAME, LAST_RESULT, daily_job
+from bot.telegram.scheduling import CATCHUP_NAME, daily_job
 from jobs.alerting.alert_log import SPREAD_RULE, transitions
 from jobs.store.chats import ChatRepo
 from jobs.store.datastore import Store
@@ -138,7 +137,7 @@ def test_two_bots_on_one_database_send_each_subscriber_the_days_alert_once(db: P
             harness.start()
         for harness in bots:  # both fire at once (each also runs its start-up catch-up)
             harness.application.job_queue.run_once(daily_job, 0.01, name=CATCHUP_NAME)
-        wait_until(lambda: all(h.application.bot_data.get(LAST_RESULT) is not None for h in bots))
+        wait_until(lambda: all(h.application.bot_data.last_daily is not None for h in bots))
         wait_until(lambda: all(_sent(bots, c) for c in subscribers), timeout=30)
         for harness in bots:
             harness.fake.wait_idle(quiet=0.5)
@@ -146,7 +145,7 @@ def test_two_bots_on_one_database_send_each_subscriber_the_days_alert_once(db: P
         for chat_id in subscribers:
             assert [e.kind for e in transitions(store, SPREAD_RULE, chat_id)] == ["fire"]
         for harness in bots:  # each instance's /healthz checks the shared database
-            port = harness.application.bot_data[SERVER_KEY].port
+            port = harness.application.bot_data.ops_server.port
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as answer:
                 assert (answer.status, answer.read()) == (200, b"ok\n")
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:

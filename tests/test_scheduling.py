@@ -17,7 +17,6 @@ from bot.telegram.scheduling import (
     CATCHUP_NAME,
     DRAIN_NAME,
     JOB_NAME,
-    LAST_RESULT,
     RETRY_NAME,
     daily_job,
 )
@@ -61,8 +60,8 @@ def test_a_run_delivers_to_subscribers_and_retries_until_the_cut_off(db: Path) -
         bot_data = harness.application.bot_data
 
         jq.run_once(daily_job, 0.01, name=CATCHUP_NAME)
-        wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
-        result = bot_data[LAST_RESULT]
+        wait_until(lambda: bot_data.last_daily is not None)
+        result = bot_data.last_daily
         assert (result.outcome, result.evaluated) == ("waiting", (snap.as_of,))
         (fire,) = harness.fake.wait_sent(1, chat_id=501, timeout=15)
         assert f"Differentiation alert · {snap.as_of}" in fire.params["text"]
@@ -72,10 +71,10 @@ def test_a_run_delivers_to_subscribers_and_retries_until_the_cut_off(db: Path) -
 
         # the retry closest to the cut-off runs at the cut-off itself ...
         clock["now"] = datetime(2026, 6, 3, 12, 50, tzinfo=UTC)  # 20:50
-        bot_data.pop(LAST_RESULT)
+        bot_data.last_daily = None
         retry.schedule_removal()
         jq.run_once(daily_job, 0.01, name=RETRY_NAME)
-        wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
+        wait_until(lambda: bot_data.last_daily is not None)
         (retry,) = jq.get_jobs_by_name(RETRY_NAME)
         assert abs((retry.next_t - datetime.now(UTC)).total_seconds() - 10 * 60) < 10  # at 21:00, not 21:05
 
@@ -84,10 +83,10 @@ def test_a_run_delivers_to_subscribers_and_retries_until_the_cut_off(db: Path) -
         for job in jq.get_jobs_by_name(RETRY_NAME):
             job.schedule_removal()
         for _ in range(2):
-            bot_data.pop(LAST_RESULT, None)
+            bot_data.last_daily = None
             jq.run_once(daily_job, 0.01, name=RETRY_NAME)
-            wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
-            assert bot_data[LAST_RESULT].outcome == "missing"
+            wait_until(lambda: bot_data.last_daily is not None)
+            assert bot_data.last_daily.outcome == "missing"
         (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
         assert "2026-06-03" in notice.params["text"]
         harness.fake.wait_idle(quiet=0.3)
@@ -131,7 +130,7 @@ def test_alerts_command_is_for_admins_and_shows_states_and_reasons(db: Path) -> 
         services.chats.update(801, subscribed=True, threshold=1.0)
         harness.application.job_queue.run_once(daily_job, 0.01, name=CATCHUP_NAME)
         bot_data = harness.application.bot_data
-        wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
+        wait_until(lambda: bot_data.last_daily is not None)
 
         (refused,) = harness.ask("/alerts", chat_id=1201, language_code="en")
         assert "admins only" in refused.params["text"]
@@ -157,7 +156,7 @@ def test_a_failing_daily_job_tells_the_admins_once_instead_of_going_silent(db: P
         jq = harness.application.job_queue
         bot_data = harness.application.bot_data
         jq.run_once(daily_job, 0.01, name=CATCHUP_NAME)
-        wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
+        wait_until(lambda: bot_data.last_daily is not None)
         # a damaged store (here: an unreadable alert state) makes the next evaluation raise
         with services.store.transaction() as conn:
             conn.execute("UPDATE alert_state SET state_json = '{not json' WHERE chat_id = 901")
@@ -167,11 +166,11 @@ def test_a_failing_daily_job_tells_the_admins_once_instead_of_going_silent(db: P
                 (f"alerts:spread:last_evaluated:{SOURCE}", "2026-05-29"),
             )
         for _ in range(2):  # the retry fails the same way: still one notice for the day
-            bot_data.pop(LAST_RESULT, None)
+            bot_data.last_daily = None
             jq.run_once(daily_job, 0.01, name=RETRY_NAME)
-            wait_until(lambda: bot_data.get(LAST_RESULT) is not None)
-            assert bot_data[LAST_RESULT].outcome == "job_failed"
-            assert bot_data[LAST_RESULT].retry  # 18:00 is before the cut-off
+            wait_until(lambda: bot_data.last_daily is not None)
+            assert bot_data.last_daily.outcome == "job_failed"
+            assert bot_data.last_daily.retry  # 18:00 is before the cut-off
         (notice,) = harness.fake.wait_sent(1, chat_id=ADMIN_ID, timeout=15)
         assert notice.params["text"].startswith("⚠️ <b>Daily job failed · 2026-06-03</b>")
         assert "daily job for 2026-06-03 stopped with an error" in notice.params["text"]

@@ -8,7 +8,8 @@ import pytest
 from support.fakebot import _balanced_html
 from support.template_contexts import EVIL, EVIL_ESCAPED, SAMPLE_CONTEXTS, STATIC_KINDS
 
-from jobs.rendering.messages import LANGS, TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
+from jobs.config.languages import LANGS
+from jobs.rendering.messages import TELEGRAM_LIMIT, TEMPLATES_DIR, render, split_message
 
 
 def kinds(lang: str) -> set[str]:

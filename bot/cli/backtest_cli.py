@@ -119,13 +119,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
-    from bot.cli.backtest_regimes_cli import attach_regimes
     from bot.cli.regime_history_cli import load_files
+    from jobs.regimes.episodes import attach_regimes
 
     files = load_files(settings)
     if files is None:
         return ExitCode.CONFIG
-    result = attach_regimes(engine, settings, result, args.start, args.end, files)
+    result = attach_regimes(engine.store, settings, engine.source.name, result, args.start, args.end, files)
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -5,25 +5,12 @@ Plain text for a terminal, as ``bot.cli.backtest_cli.format_table`` (the bot's m
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any
-
 from jobs.engine.backtest import BacktestResult
+from jobs.regimes.episodes import BacktestRegimes
 from jobs.regimes.types import State
 
 SHORT = {State.ON: "ON", State.WATCH: "w", State.OFF: ".", State.UNKNOWN: "?"}
 NAMES = ("macro", "heat", "reversal", "breadth", "composite")
-
-
-def attach_regimes(
-    engine: Any, settings: Any, result: BacktestResult, start: date | None, end: date | None, files: Any = None
-) -> BacktestResult:
-    """The backtest with the regime history of the same days (each day as of itself)."""
-    from jobs.regimes.episodes import with_regimes
-    from jobs.regimes.history import build_history
-
-    history = build_history(engine.store, settings, engine.source.name, start, end, files)
-    return with_regimes(result, history)
 
 
 def _f(value: float | None) -> str:
@@ -32,7 +19,7 @@ def _f(value: float | None) -> str:
 
 def regime_lines(result: BacktestResult) -> list[str]:
     r = result.regimes
-    if r is None:
+    if not isinstance(r, BacktestRegimes):
         return []
     head = f"{'#':>3} {'start':<10}  " + " ".join(f"{n[:9]:>9}" for n in NAMES) + "   (fire/peak/resolve; first day on)"
     lines = ["", "Scenarios per episode (ON on, w watch, . off, ? unknown)", head, "-" * len(head)]

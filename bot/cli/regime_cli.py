@@ -27,13 +27,14 @@ from bot.cli.cli_common import (
     settings_from_args,
     warn,
 )
+from jobs.config.languages import LANGS
 
 
 def add_regime_command(sub: Any) -> None:
     p = sub.add_parser("regime", help="print the regime scenarios: state, evidence, as-of dates, staleness")
     add_common_options(p)
     p.add_argument("--as-of", type=date_arg, metavar="DATE", help="evaluate as of this day (default: today)")
-    p.add_argument("--lang", choices=["zh", "en"], help="message language (default: config lang)")
+    p.add_argument("--lang", choices=LANGS, help="message language (default: config lang)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the message")
     p.add_argument("--no-refresh", action="store_true", help="do not fetch; use the stored data only")
     p.add_argument(

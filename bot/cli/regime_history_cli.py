@@ -10,6 +10,8 @@ from typing import Any
 from bot.cli.cli_common import ExitCode, print_message, write_output
 from jobs.config.settings import Settings
 from jobs.regimes.file_inputs import FileInputs, InputFileError, load_file_inputs
+from jobs.regimes.history import history_context
+from jobs.regimes.regime_chart import history_png
 
 
 def history_arguments_error(args: argparse.Namespace) -> str | None:
@@ -39,18 +41,6 @@ def load_files(settings: Settings) -> FileInputs | None:
         return None
 
 
-def history_context(history: Any, source_label: str) -> dict[str, Any]:
-    from jobs.regimes.types import Scenario
-
-    return {
-        "history": history,
-        "stats": history.stats(),
-        "composite_periods": history.on_runs(Scenario.COMPOSITE),
-        "notes": list(history.notes),
-        "source_label": source_label,
-    }
-
-
 def print_history(args: argparse.Namespace, settings: Settings, engine: Any, files: FileInputs) -> int:
     from jobs.regimes.history import build_history
     from jobs.rendering.messages import render
@@ -78,15 +68,3 @@ def print_history(args: argparse.Namespace, settings: Settings, engine: Any, fil
     if args.png:
         write_output(args.png, history_png(store, settings, source, history))
     return ExitCode.OK
-
-
-def history_png(store: Any, settings: Settings, source: str, history: Any) -> bytes:
-    """The chart, with the alert episodes the backtest finds over the same days."""
-    from jobs.engine.backtest import replay_episodes
-    from jobs.engine.rules import params_from_settings
-    from jobs.regimes.regime_chart import regime_history_chart
-
-    spans = replay_episodes(
-        store.spread_series(source), params_from_settings(settings.alerts), history.first, history.last
-    )
-    return regime_history_chart(history, episodes=[(s.start, s.end) for s in spans])

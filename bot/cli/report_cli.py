@@ -22,6 +22,7 @@ from bot.cli.cli_common import (
     warn,
     write_output,
 )
+from jobs.config.languages import LANGS
 from jobs.engine.report import build_report
 from jobs.rendering.messages import render, to_plain
 
@@ -30,7 +31,7 @@ def add_report_command(sub: Any) -> None:
     p = sub.add_parser("report", help="refresh, compute and print the /spread and /top5 answers")
     add_common_options(p)
     p.add_argument("--as-of", type=date_arg, metavar="DATE", help="show the snapshot of this day (YYYY-MM-DD)")
-    p.add_argument("--lang", choices=["zh", "en"], help="message language (default: config lang)")
+    p.add_argument("--lang", choices=LANGS, help="message language (default: config lang)")
     p.add_argument("--json", action="store_true", help="print JSON instead of the messages")
     p.set_defaults(func=cmd_report)
 
@@ -39,7 +40,7 @@ def add_export_command(sub: Any) -> None:
     p = sub.add_parser("export", help="the daily spread history as CSV, as the bot's /export sends it")
     add_common_options(p)
     p.add_argument("--csv", type=Path, metavar="PATH", help="write to this file (default: print to stdout)")
-    p.add_argument("--lang", choices=["zh", "en"], help="language of the message when there is no data")
+    p.add_argument("--lang", choices=LANGS, help="language of the message when there is no data")
     p.add_argument("--no-refresh", action="store_true", help="do not fetch; export the stored data only")
     p.set_defaults(func=cmd_export)
 

@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-METRICS_KEY = "ops_metrics"  # application.bot_data key of the application's Metrics
 # the outcomes jobs.alerting.daily.DailyResult documents; declared up front so that every series exists from the start
 DAILY_OUTCOMES = ("evaluated", "up_to_date", "waiting", "missing", "unknown", "fetch_failed", "job_failed")
 # a command answers from stored snapshots in milliseconds; /history and /backtest draw charts (seconds)
@@ -136,12 +135,6 @@ class Metrics(Events):
 
 
 NO_EVENTS = Events()
-
-
-def events_of(application: Any) -> Events:
-    """The application's metrics, or the do-nothing base when ``ops.listen`` is off."""
-    events = application.bot_data.get(METRICS_KEY)
-    return events if isinstance(events, Events) else NO_EVENTS
 
 
 def _epoch(iso: str) -> float:

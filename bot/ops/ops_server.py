@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from typing import Any
+from typing import Protocol
 
 import tornado.httpserver
 import tornado.netutil
@@ -27,64 +26,19 @@ import tornado.web
 from prometheus_client.exposition import choose_encoder
 
 from bot.ops.metrics import Metrics
-from jobs.alerting.services import Services
 from jobs.config.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
-STORE_TIMEOUT_S = 5.0  # a health probe must answer within a typical probe timeout (10 s)
+class HealthCheck(Protocol):
+    """What ``/healthz`` asks: the door that runs the service knows what "healthy" means for it
+    (:class:`bot.telegram.ops_hooks.Health` for the bot)."""
 
-
-class Health:
-    """What ``/healthz`` checks; :meth:`problems` lists what is wrong (empty: healthy)."""
-
-    def __init__(self, application: Any, services: Services) -> None:
-        self.application = application
-        self.services = services
-        path = services.store.path
-        self._store_file = None if path is None else _file_id(path)
-
-    async def problems(self) -> list[str]:
-        from bot.telegram.scheduling import JOB_NAME
-
-        app = self.application
-        found = []
-        if not app.running:
-            found.append("bot: the application is not running")
-        elif app.updater is not None and not app.updater.running:
-            found.append("bot: the updater (polling or webhook) is not running")
-        jq = app.job_queue
-        if jq is None or not jq.scheduler.running:
-            found.append("scheduler: the JobQueue scheduler is not running")
-        elif not jq.get_jobs_by_name(JOB_NAME):
-            found.append(f"scheduler: the {JOB_NAME!r} job is not scheduled")
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self._check_store), STORE_TIMEOUT_S)
-        except TimeoutError:
-            found.append(f"store: no answer within {STORE_TIMEOUT_S:.0f} s")
-        except Exception as exc:
-            found.append(f"store: {type(exc).__name__}: {exc}")
-        return found
-
-    def _check_store(self) -> None:
-        path = self.services.store.path
-        if path is not None and _file_id(path) != self._store_file:
-            # a restore (or a careless mv) put another file in its place: this process still writes to
-            # the old one, whose rows nobody will ever read
-            raise RuntimeError(f"{path} was replaced or removed since the start; restart the service")
-        self.services.store.connect().execute("SELECT COUNT(*) FROM meta").fetchone()
-
-
-def _file_id(path: os.PathLike[str] | str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
+    async def problems(self) -> list[str]: ...
 
 
 class _HealthHandler(tornado.web.RequestHandler):
-    def initialize(self, health: Health) -> None:
+    def initialize(self, health: HealthCheck) -> None:
         self.health = health
 
     async def get(self) -> None:
@@ -115,7 +69,7 @@ def _quiet_access_log(handler: tornado.web.RequestHandler) -> None:
 
 
 class OpsServer:
-    def __init__(self, host: str, port: int, health: Health, metrics: Metrics) -> None:
+    def __init__(self, host: str, port: int, health: HealthCheck, metrics: Metrics) -> None:
         self.host, self.port = host, port
         self.app = tornado.web.Application(
             [(r"/healthz", _HealthHandler, {"health": health}), (r"/metrics", _MetricsHandler, {"metrics": metrics})],

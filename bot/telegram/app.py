@@ -3,13 +3,12 @@
 Nothing happens at import time. ``build_application(services)`` wires everything; ``run(settings)``
 starts it (long polling by default, a webhook when ``telegram.mode`` is ``webhook``).
 
-Extension points for features that add commands or jobs (one-line edits):
+Where a new feature goes (one-line edits):
 
-* ``MENU``: append a ``MenuCommand`` to list a command in Telegram's menu (``setMyCommands``, zh and
-  en) and in ``/help``.
-* ``register_extra(application, services)``: add a line that calls your module's
-  ``register(application, services)`` (handlers, the daily job on ``application.job_queue``, ...).
-  It runs after the core commands and before the unknown-command fallback, in handler group 0.
+* a command: a module in :mod:`bot.telegram.handlers` with ``register(application[, services])``, listed in
+  :func:`register_handlers`; its menu entry in :data:`bot.telegram.menu.MENU`;
+* a scheduled job: :func:`bot.telegram.scheduling.install` (its body a plain function in ``jobs/``);
+* shared state: a field of :class:`bot.telegram.bot_data.BotData`.
 """
 
 from __future__ import annotations
@@ -17,78 +16,46 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application, ApplicationBuilder
+from telegram.ext import ApplicationBuilder
 
+from bot.telegram import ops_hooks, scheduling
+from bot.telegram.bot_data import CONTEXT_TYPES, AnyApplication, bot_data_of
+from bot.telegram.broadcast_targets import sync_broadcast_with_bot
+from bot.telegram.client import bot_for
+from bot.telegram.handlers import (
+    admin,
+    alerts_admin,
+    backtest_export,
+    basic,
+    destinations_admin,
+    errors,
+    history_chart,
+    market,
+    membership,
+    regime_events,
+    status,
+    subscription,
+)
+from bot.telegram.handlers.handler_support import run_handlers_off_loop
+from bot.telegram.update_processor import PerChatUpdateProcessor
 from jobs.alerting.services import Services
 from jobs.config.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-
-@dataclass(frozen=True)
-class MenuCommand:
-    name: str
-    zh: str
-    en: str
-    admin: bool = False  # listed in /help for admins only, never in Telegram's public menu
-
-    def description(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
-
-
-# --- extension point: commands shown in Telegram's menu and in /help -----------------------------
-MENU: list[MenuCommand] = [
-    MenuCommand("spread", "行业分化度、分位与变化", "Differentiation spread, percentile, change"),
-    MenuCommand("top5", "涨幅前五行业", "Top five industries by six-month gain"),
-    MenuCommand("bottom5", "涨幅后五行业", "Bottom five industries by six-month gain"),
-    MenuCommand("industry", "查询单个行业：/industry 名称或代码", "One industry: /industry name or code"),
-    MenuCommand("history", "分化度走势图：/history 1y|3y|5y|all", "Spread chart: /history 1y|3y|5y|all"),
-    MenuCommand("regime", "收敛情景：宏观、热度估值、景气反转、主题扩散", "Regime scenarios that end extremes"),
-    MenuCommand("subscribe", "订阅提醒", "Subscribe to alerts"),
-    MenuCommand("unsubscribe", "取消订阅", "Unsubscribe"),
-    MenuCommand("settings", "语言、个人阈值、静音", "Language, personal threshold, mute"),
-    MenuCommand("status", "数据状态与运行计划", "Data freshness and schedule"),
-    MenuCommand("help", "帮助", "Help"),
-    MenuCommand("start", "开始", "Start"),
-    MenuCommand("refresh", "立即更新数据（管理员）", "Refresh data now (admin)", admin=True),
-    MenuCommand("event", "记录或删除政策事件（管理员）", "Record or remove a policy event (admin)", admin=True),
-    MenuCommand("alerts", "提醒状态与最近变化（管理员）", "Alert states and last transitions (admin)", admin=True),
-    MenuCommand(
-        "destinations", "其他提醒目的地及恢复（管理员）", "Alert destinations; resume a paused one (admin)", admin=True
-    ),
-]
-
-
-def register_extra(application: AnyApplication, services: Services) -> None:
-    """--- extension point: one line per feature that adds handlers or jobs ---
-
-    e.g. ``from bot.telegram.handlers.alerts_admin import register as alerts; alerts(application, services)``
-    """
-    from bot.telegram.handlers.backtest_export import register as backtest
-
-    backtest(application, services)
-    from bot.telegram.scheduling import register as alerting
-
-    alerting(application, services)
-    from bot.telegram.handlers.regime_events import register as regimes
-
-    regimes(application, services)
-
-
-def register_core(application: AnyApplication) -> None:
-    from bot.telegram.handlers import admin, basic, errors, history_chart, market, status, subscription
-
+def register_handlers(application: AnyApplication, services: Services) -> None:
+    """Every command group's handlers, in handler group 0: the allow-list gate first, the unknown-command
+    and plain-text fallbacks last. A new command group adds its module's ``register`` here."""
     errors.register_gate(application)
     for module in (basic, market, history_chart, subscription, status, admin):
         module.register(application)
+    for feature in (backtest_export, alerts_admin, destinations_admin, membership, regime_events):
+        feature.register(application, services)
+    errors.register_fallbacks(application)
 
 
 def bot_token(settings: Settings) -> str:
@@ -108,7 +75,7 @@ def webhook_secret(token: str) -> str:
 
 async def set_commands(application: AnyApplication) -> None:
     """Telegram's command menu in Chinese (the default) and English (clients set to English)."""
-    public = [c for c in application.bot_data.get("menu", MENU) if not c.admin]
+    public = [c for c in bot_data_of(application).menu if not c.admin]
     try:
         await application.bot.set_my_commands([BotCommand(c.name, c.zh) for c in public])
         await application.bot.set_my_commands([BotCommand(c.name, c.en) for c in public], language_code="en")
@@ -119,40 +86,27 @@ async def set_commands(application: AnyApplication) -> None:
 
 async def post_init(application: AnyApplication) -> None:
     await set_commands(application)
-    services = application.bot_data["services"]
+    services = bot_data_of(application).services
     entries = services.settings.telegram.broadcast
     if entries:
-        from bot.telegram.broadcast_targets import sync_broadcast_with_bot
-
         await sync_broadcast_with_bot(application.bot, services.store, entries)
 
 
 def build_application(services: Services) -> AnyApplication:
-    from bot.telegram.client import bot_for
-    from bot.telegram.update_processor import PerChatUpdateProcessor
-
     settings = services.settings
     # the same bot (rate limiter, defaults, Bot API address) as run-daily's sender, the tests and bench/
     application = (
         ApplicationBuilder()
         .bot(bot_for(settings, bot_token(settings)))
+        .context_types(CONTEXT_TYPES)
         .concurrent_updates(PerChatUpdateProcessor())
         .post_init(post_init)
         .build()
     )
-    application.bot_data["services"] = services
-    application.bot_data["menu"] = list(MENU)
-
-    from bot.telegram.handlers import errors
-
-    register_core(application)
-    register_extra(application, services)
-    errors.register_fallbacks(application)
-    from bot.ops.ops_runtime import install as ops
-
-    ops(application, services)  # the service lock; with ops.listen, metrics and /healthz + /metrics
-    from bot.telegram.handlers.handler_support import run_handlers_off_loop
-
+    bot_data_of(application).services_ = services
+    register_handlers(application, services)
+    scheduling.install(application)
+    ops_hooks.install(application, services)  # the service lock; with ops.listen, metrics and /healthz + /metrics
     run_handlers_off_loop(application)
     return application
 

@@ -13,9 +13,14 @@
   ends 2026-12-31); new days are used at once, and a failed refresh tells the admins once.
 * ``outbox``: every ``DRAIN_EVERY_S`` the outbox is drained, which also resumes a broadcast a crash or
   restart interrupted and sends rows whose backoff has passed.
+* ``regimes``: every ``REGIMES_EVERY_S``, the regime scenarios follow the day the spread rules last
+  evaluated when they lag it (after a failure, or a restart between the two).
+* ``first-fetch``: a new installation fetches its data right after start-up.
 
-The job body (:func:`jobs.alerting.daily.run_daily`) blocks on the network and pandas, so it runs in a worker
-thread (``asyncio.to_thread``); the event loop keeps answering commands meanwhile.
+The job body is the one daily cycle (:func:`jobs.alerting.cycle.run_cycle`, which ``spreadwatch run-daily``
+calls too); it blocks on the network and pandas, so it runs in a worker thread (``asyncio.to_thread``);
+the event loop keeps answering commands meanwhile. Only the delivery is the bot's own: its long-lived
+senders drain the outbox right after.
 """
 
 from __future__ import annotations
@@ -23,18 +28,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from telegram.ext import Application, ContextTypes
-
-from bot.ops.metrics import events_of
+from bot.telegram.bot_data import AnyApplication, BotData, Context, bot_data_of
 from bot.telegram.delivery import OutboxSender
 from jobs.alerting.apprise_delivery import NotifySender, notify_sender_for
-from jobs.alerting.daily import DailyResult, last_evaluated_key, report_job_failure, run_daily
+from jobs.alerting.cycle import follow_with_regimes, maintain_calendar, run_cycle
+from jobs.alerting.daily import DailyResult, last_evaluated_key, report_job_failure
 from jobs.alerting.destinations import sync_destinations
 from jobs.alerting.services import Services
-from jobs.market.calendar_refresh import maintain_calendar
 from jobs.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -44,51 +46,38 @@ RETRY_NAME = "daily-retry"
 CATCHUP_NAME = "daily-catchup"
 DRAIN_NAME = "outbox"
 CALENDAR_NAME = "calendar"
+REGIMES_NAME = "regimes"
+FIRST_FETCH_NAME = "first-fetch"
 CALENDAR_TIME = time(9, 0)  # local: well before the close, so a new year's holidays are known in time
 CALENDAR_FIRST_S = 120.0
 DRAIN_EVERY_S = 30.0
 DRAIN_FIRST_S = 10.0  # resumes a broadcast a crash or restart interrupted
 CATCHUP_DELAY_S = 60.0  # the bot answers commands first; a missed day can wait a minute
+REGIMES_EVERY_S = 300.0  # a few minutes after the daily job is soon enough for a daily signal
+REGIMES_FIRST_S = 120.0  # after start-up the bot answers first; a catch-up can wait
 WEEKDAYS = (1, 2, 3, 4, 5)  # python-telegram-bot's run_daily: 0 = Sunday
-
-_SENDER = "outbox_sender"
-_NOTIFY_SENDER = "notify_sender"
-_LOCK = "daily_lock"
-REFRESH_LOCK = "refresh_lock"  # shared with bot.telegram.handlers.admin
-LAST_RESULT = "daily_last_result"
-
-AnyApplication = Application[Any, Any, Any, Any, Any, Any]
-
-
-def services_of(application: AnyApplication) -> Services:
-    services: Services = application.bot_data["services"]
-    return services
 
 
 def sender_of(application: AnyApplication) -> OutboxSender:
-    sender = application.bot_data.get(_SENDER)
-    if sender is None:
-        services = services_of(application)
+    data = bot_data_of(application)
+    if data.outbox_sender is None:
+        services = data.services
         sender = OutboxSender(
             application.bot, Outbox(services.store), services.chats, rate=services.settings.telegram.rate
         )
-        sender.events = events_of(application)
-        application.bot_data[_SENDER] = sender
-    assert isinstance(sender, OutboxSender)
-    return sender
+        sender.events = data.events
+        data.outbox_sender = sender
+    return data.outbox_sender
 
 
 def notify_sender_of(application: AnyApplication) -> NotifySender | None:
     """The sender of notify.destinations' rows; None when none is configured."""
-    services = services_of(application)
-    if not services.settings.notify.destinations:
+    data = bot_data_of(application)
+    if not data.services.settings.notify.destinations:
         return None
-    sender = application.bot_data.get(_NOTIFY_SENDER)
-    if sender is None:
-        sender = notify_sender_for(services)
-        application.bot_data[_NOTIFY_SENDER] = sender
-    assert isinstance(sender, NotifySender)
-    return sender
+    if data.notify_sender is None:
+        data.notify_sender = notify_sender_for(data.services)
+    return data.notify_sender
 
 
 async def drain_all(application: AnyApplication) -> None:
@@ -109,13 +98,14 @@ def catchup_needed(services: Services, now: datetime | None = None) -> bool:
     return raw is None or date.fromisoformat(raw) < expected
 
 
-def install(application: AnyApplication, services: Services) -> None:
+def install(application: AnyApplication) -> None:
+    """Every job of the bot on its JobQueue (the handlers are the composition root's)."""
     jq = application.job_queue
     if jq is None:
         raise RuntimeError("python-telegram-bot was installed without the job-queue extra")
+    services = bot_data_of(application).services
     schedule = services.settings.schedule
     tz = ZoneInfo(schedule.timezone)
-    application.bot_data["services"] = services
     # configured destinations become subscribers (removed ones stop being) before any job runs
     sync_destinations(services.store, services.settings.notify)
     jq.run_daily(daily_job, time=schedule.daily_time.replace(tzinfo=tz), days=WEEKDAYS, name=JOB_NAME)
@@ -124,19 +114,23 @@ def install(application: AnyApplication, services: Services) -> None:
         jq.run_once(daily_job, when=CATCHUP_DELAY_S, name=CATCHUP_NAME)
     jq.run_daily(calendar_job, time=CALENDAR_TIME.replace(tzinfo=tz), name=CALENDAR_NAME)
     jq.run_once(calendar_job, when=CALENDAR_FIRST_S, name=CALENDAR_NAME)
+    jq.run_repeating(regimes_job, interval=REGIMES_EVERY_S, first=REGIMES_FIRST_S, name=REGIMES_NAME)
+    if services.store.last_snapshot_date(services.engine.source.name) is None:
+        jq.run_once(first_fetch, 0, name=FIRST_FETCH_NAME)
 
 
-async def calendar_job(context: ContextTypes.DEFAULT_TYPE) -> None:
-    services = services_of(context.application)
+async def calendar_job(context: Context) -> None:
+    services = context.bot_data.services
     today = services.engine.today(services.clock())
     result = await asyncio.to_thread(maintain_calendar, services, today)
     if result is not None:
         log.info("calendar: %s", result.message)
 
 
-async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def daily_job(context: Context) -> None:
     application = context.application
-    services = services_of(application)
+    data: BotData = context.bot_data
+    services = data.services
     engine = services.engine
     now = services.clock()
     local = engine.local_now(now)
@@ -144,17 +138,16 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
     if job_name == JOB_NAME and not engine.calendar.is_trading_day(local.date()):
         log.info("daily job: %s is not a trading day", local.date())
         return
-    lock: asyncio.Lock = application.bot_data.setdefault(_LOCK, asyncio.Lock())
-    if lock.locked():
+    if data.daily_lock.locked():
         log.info("daily job already running; %s skipped", job_name)
         return
-    async with lock:
+    async with data.daily_lock:
         # the admin /refresh and the first fetch hold this lock around their own Engine.update: two
         # updates at once would store overlapping batches and the second would be rejected as a failure
-        refresh_lock: asyncio.Lock = application.bot_data.setdefault(REFRESH_LOCK, asyncio.Lock())
-        async with refresh_lock:
+        async with data.refresh_lock, data.regimes_lock:
             try:
-                result = await asyncio.to_thread(run_daily, services, None, now)
+                cycle = await asyncio.to_thread(run_cycle, services, None, now)
+                result = cycle.daily
             except Exception as exc:  # a bug or a broken store: say so instead of going silent
                 log.exception("daily job failed")
                 result = await asyncio.to_thread(job_failed, services, local, exc)
@@ -162,8 +155,8 @@ async def daily_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             schedule_retry(application, services, result, local)
             await drain_all(application)
         finally:
-            application.bot_data[LAST_RESULT] = result  # /status shows it; set once the run is complete
-            events_of(application).daily_job(result.outcome)
+            data.last_daily = result  # /status shows it; set once the run is complete
+            data.events.daily_job(result.outcome)
 
 
 def job_failed(services: Services, local: datetime, exc: Exception) -> DailyResult:
@@ -188,7 +181,36 @@ def schedule_retry(application: AnyApplication, services: Services, result: Dail
     application.job_queue.run_once(daily_job, when=delay, name=RETRY_NAME)
 
 
-async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def regimes_job(context: Context) -> None:
+    """The regimes of the day the daily job last evaluated, once (see ``follow_with_regimes``)."""
+    data = context.bot_data
+    if data.regimes_lock.locked():
+        return
+    async with data.regimes_lock:
+        run, _error = await asyncio.to_thread(follow_with_regimes, data.services)
+    if run is not None:
+        log.info(
+            "regimes evaluated for %s: %d transition(s), %d message(s) queued",
+            run.report.as_of,
+            len(run.transitions),
+            run.queued,
+        )
+
+
+async def first_fetch(context: Context) -> None:
+    """A new installation has nothing to answer with until the first fetch: do it right after start-up."""
+    services = context.bot_data.services
+    lock = context.bot_data.refresh_lock
+    async with lock:
+        if services.store.last_snapshot_date(services.engine.source.name) is not None:
+            return
+        log.info("the store has no data for %s yet: fetching it now", services.engine.source.name)
+        result = await asyncio.to_thread(services.engine.update)
+        log.info("first fetch: %s", result)
+
+
+
+async def drain_job(context: Context) -> None:
     sender = sender_of(context.application)
     if sender.draining:
         return
@@ -200,14 +222,3 @@ async def drain_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         nstats = await notify.drain()
         if nstats.sent or nstats.failed or nstats.paused:
             log.info("destinations: %s", nstats)
-
-
-def register(application: AnyApplication, services: Services) -> None:
-    """Everything the alert feature adds to the bot: the jobs, ``/alerts``, ``/destinations`` and
-    ``my_chat_member``."""
-    from bot.telegram.handlers import alerts_admin, destinations_admin, membership
-
-    alerts_admin.register(application, services)
-    destinations_admin.register(application, services)
-    membership.register(application, services)
-    install(application, services)

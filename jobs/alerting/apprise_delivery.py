@@ -37,7 +37,8 @@ from typing import Any
 
 from jobs.alerting.alert_log import SPREAD_RULE
 from jobs.alerting.destinations import DestinationRepo
-from jobs.alerting.notices import NoticeServices, notify_admins
+from jobs.alerting.notices import notify_admins
+from jobs.alerting.services import Services
 from jobs.config.notify_settings import (
     BodyFormat,
     Destination,
@@ -267,7 +268,7 @@ class NotifySender:
             return None
 
 
-def spread_chart_for(services: NoticeServices) -> ChartFn:
+def spread_chart_for(services: Services) -> ChartFn:
     """The chart of a spread alert: the spread over the year up to the alert's day, with its P50/P90
     levels (the ``/history 1y`` chart as of that day), in the destination's language. One drawing per
     (day, language) serves every destination."""
@@ -297,7 +298,7 @@ def spread_chart_for(services: NoticeServices) -> ChartFn:
     return chart
 
 
-def notify_sender_for(services: NoticeServices) -> NotifySender:
+def notify_sender_for(services: Services) -> NotifySender:
     """The sender of a running service: a paused destination is reported to the admins (once: the
     notice is keyed by the destination's paused day)."""
     settings = services.settings

@@ -41,7 +41,8 @@ from jobs.alerting.alert_log import (
     state_to_json,
 )
 from jobs.alerting.destinations import excluded_chats
-from jobs.alerting.notices import NoticeServices, chat_lang, notify_admins
+from jobs.alerting.notices import chat_lang, notify_admins
+from jobs.alerting.services import Services
 from jobs.engine.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
 from jobs.model.figures import Snapshot
 from jobs.rendering.messages import render as default_render
@@ -57,7 +58,6 @@ Split = Callable[[str], list[str]]
 
 
 # the daily job needs what an admin notice needs: settings, store, engine, chats
-DailyServices = NoticeServices
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def last_evaluated_key(source: str) -> str:
 
 
 def run_daily(
-    services: DailyServices,
+    services: Services,
     as_of: date | None = None,
     now: datetime | None = None,
     render: Render | None = None,
@@ -112,7 +112,7 @@ def run_daily(
 
 
 def _run_daily(
-    services: DailyServices,
+    services: Services,
     as_of: date | None,
     now: datetime | None,
     render: Render | None,
@@ -181,7 +181,7 @@ def _run_daily(
 
 
 def _evaluate_new_days(
-    services: DailyServices, render: Render, split: Split, source: str, target: date, local: datetime
+    services: Services, render: Render, split: Split, source: str, target: date, local: datetime
 ) -> tuple[list[date], int, int]:
     store = services.store
     key = last_evaluated_key(source)
@@ -209,7 +209,7 @@ def _evaluate_new_days(
     return evaluated, transitions, queued
 
 
-def catch_up_start(services: DailyServices, target: date) -> date:
+def catch_up_start(services: Services, target: date) -> date:
     """The oldest trading day whose transitions are still sent one by one: ``alerts.catch_up_days``
     trading days before ``target``.
 
@@ -240,7 +240,7 @@ class CatchUp:
 
 
 def _evaluate_day(
-    services: DailyServices,
+    services: Services,
     render: Render,
     split: Split,
     snap: Snapshot,
@@ -318,6 +318,6 @@ def _told(queued: int, what: str = "") -> str:
     return "no admin told (none configured, or told already)"
 
 
-def report_job_failure(services: DailyServices, day: date, error: str) -> int:
+def report_job_failure(services: Services, day: date, error: str) -> int:
     """Tell the admins (once per trading day) that the daily job itself failed, so it never goes silent."""
     return notify_admins(services, "job_failed", day, error)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
+from jobs.alerting.services import Services
+from jobs.config.languages import reader_lang
 from jobs.config.settings import Settings
-from jobs.engine.pipeline import Engine
 from jobs.rendering.messages import render, split_message
-from jobs.store.chats import Chat, ChatRepo
-from jobs.store.datastore import Store
+from jobs.store.chats import Chat
 from jobs.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -26,19 +26,12 @@ Render = Callable[..., str]  # render(kind, lang, **context) -> text
 Split = Callable[[str], list[str]]
 
 
-class NoticeServices(Protocol):
-    settings: Settings
-    store: Store
-    engine: Engine
-    chats: ChatRepo
-
-
 def chat_lang(chat: Chat | None, settings: Settings) -> str:
-    return chat.lang if chat is not None and chat.lang in ("zh", "en") else settings.lang
+    return reader_lang(chat.lang if chat is not None else None, None, settings.lang)
 
 
 def notify_admins(
-    services: NoticeServices,
+    services: Services,
     problem: str,
     day: date,
     error: str | None = None,

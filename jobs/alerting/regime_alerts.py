@@ -12,30 +12,21 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Any
 
-from jobs.config.settings import Settings
-from jobs.engine.pipeline import Engine
+from jobs.alerting.notices import chat_lang
+from jobs.alerting.services import Services
 from jobs.regimes.inputs import InputRefresh, refresh_regime_inputs
 from jobs.regimes.service import RegimeReport, update_regimes
 from jobs.regimes.transitions import Change, Transition
 from jobs.regimes.types import Scenario
 from jobs.rendering.messages import render as default_render
 from jobs.rendering.messages import split_message
-from jobs.store.chats import ChatRepo
-from jobs.store.datastore import Store
 
 log = logging.getLogger(__name__)
 
 Render = Callable[..., str]
 Split = Callable[[str], list[str]]
-
-
-class RegimeServices(Protocol):
-    settings: Settings
-    store: Store
-    engine: Engine
-    chats: ChatRepo
 
 
 @dataclass(frozen=True)
@@ -56,7 +47,7 @@ def rule_id(scenario: str) -> str:
 
 
 def run_regimes(
-    services: RegimeServices,
+    services: Services,
     day: date,
     *,
     render: Render | None = None,
@@ -81,7 +72,7 @@ def run_regimes(
     return RegimeRun(tuple(inputs), report, tuple(transitions), queued[0])
 
 
-def run_regimes_if_due(services: RegimeServices, spread_evaluated_key: str) -> RegimeRun | None:
+def run_regimes_if_due(services: Services, spread_evaluated_key: str) -> RegimeRun | None:
     """Follow the daily job: once it has evaluated a trading day the regimes have not, evaluate that day.
 
     ``spread_evaluated_key`` is the ``meta`` key where the daily job stores the last day it evaluated;
@@ -102,7 +93,7 @@ def run_regimes_if_due(services: RegimeServices, spread_evaluated_key: str) -> R
 
 
 def _queue_alerts(
-    services: RegimeServices,
+    services: Services,
     report: RegimeReport,
     transitions: Sequence[Transition],
     day: date,
@@ -124,7 +115,7 @@ def _queue_alerts(
         for chat in subscribers:
             if chat.chat_id in excluded:
                 continue
-            lang = chat.lang if chat.lang in ("zh", "en") else settings.lang
+            lang = chat_lang(chat, settings)
             muted = chat.muted_on(day)
             parts: Sequence[str] = ()
             if not muted:

@@ -14,7 +14,10 @@ import os
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from jobs.config.languages import Lang
+from jobs.config.strict import Strict
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -26,10 +29,6 @@ ALERT_RULES = ("spread", "regime:macro", "regime:heat", "regime:reversal", "regi
 # generic webhooks pass any body format through: the receiver, not Apprise, decides what it renders
 _PASS_THROUGH = frozenset({"json", "jsons", "form", "forms", "xml", "xmls"})
 BodyFormat = Literal["text", "markdown"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def expand_url(url: str, environ: Any = None, missing: str | None = None) -> str:
@@ -103,10 +102,10 @@ def masked_url(url: str) -> str:
     return str(plugin.url(privacy=True)) if plugin is not None else "(not understood)"
 
 
-class Destination(_Strict):
+class Destination(Strict):
     name: str
     url: str
-    lang: Literal["zh", "en"] = "zh"
+    lang: Lang = "zh"
     # personal alert threshold (percentile), like a chat's /settings choice; None: the global rules
     threshold: float | None = Field(None, gt=0, le=100)
     mute: bool = False
@@ -162,7 +161,7 @@ class Destination(_Strict):
         return v
 
 
-class NotifySettings(_Strict):
+class NotifySettings(Strict):
     destinations: tuple[Destination, ...] = ()
     # consecutive failed sends after which a destination is paused and the admins are told
     pause_after_failures: int = Field(5, ge=1, le=100)

@@ -10,14 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from jobs.config.strict import Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MacroSettings(_Strict):
+class MacroSettings(Strict):
     pmi_line: float = Field(50.0, gt=0, le=100)  # expansion / contraction line of the PMI
     falling_months: int = Field(3, ge=2, le=12)  # consecutive month-on-month declines that light "on"
     cross_memory_months: int = Field(3, ge=1, le=12)  # a fall below the line stays "on" this many releases
@@ -25,7 +23,7 @@ class MacroSettings(_Strict):
     event_days: int = Field(30, ge=1, le=365)  # a recorded policy event lights the scenario this long
 
 
-class HeatSettings(_Strict):
+class HeatSettings(Strict):
     on_percentile: float = Field(90.0, gt=0, le=100)
     watch_percentile: float = Field(80.0, gt=0, le=100)
     smooth_days: int = Field(20, ge=1, le=120)  # turnover share averaged over this many trading days
@@ -39,7 +37,7 @@ class HeatSettings(_Strict):
         return self
 
 
-class ReversalSettings(_Strict):
+class ReversalSettings(Strict):
     n_days: int = Field(20, ge=2, le=250)  # trading days of the momentum window
     x_points: float = Field(5.0, gt=0, le=100)  # leaders behind laggards by more than this: "on"
     watch_points: float = Field(2.5, ge=0, le=100)  # ... by more than this: "watch"
@@ -52,7 +50,7 @@ class ReversalSettings(_Strict):
         return self
 
 
-class BoardSettings(_Strict):
+class BoardSettings(Strict):
     name: str = Field(min_length=1, max_length=60)  # EastMoney concept board name, e.g. DeepSeek概念
     watch_share_pct: float = Field(5.0, gt=0, le=100)  # share of total A-share market cap, percent
     on_share_pct: float = Field(8.0, gt=0, le=100)
@@ -64,7 +62,7 @@ class BoardSettings(_Strict):
         return self
 
 
-class StalenessSettings(_Strict):
+class StalenessSettings(Strict):
     pmi_days: int = Field(45, ge=1, le=400)  # a month's PMI is published on its last day
     ppi_days: int = Field(50, ge=1, le=400)  # PPI comes out around the 10th of the next month
     amount_days: int = Field(7, ge=1, le=60)
@@ -73,7 +71,7 @@ class StalenessSettings(_Strict):
     spread_days: int = Field(7, ge=1, le=60)
 
 
-class InputFiles(_Strict):
+class InputFiles(Strict):
     """Regime inputs read from files (``csv:PATH``) instead of the live feeds; None = not from a file."""
 
     pmi: str | None = None  # month,pmi[,release_date]
@@ -92,7 +90,7 @@ class InputFiles(_Strict):
         return None if spec is None else Path(spec[len("csv:") :])
 
 
-class RegimeSettings(_Strict):
+class RegimeSettings(Strict):
     # "auto": fetch the regime inputs only when data.source is akshare (sample and CSV stay offline)
     fetch: Literal["auto", "always", "never"] = "auto"
     alerts: bool = True  # send scenario and composite transitions to subscribers

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from jobs.config.languages import Lang
 from jobs.config.notify_settings import NotifySettings
 from jobs.config.regime_settings import RegimeSettings
+from jobs.config.strict import Strict
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 WINDOW_RE = re.compile(r"^(\d+)([MD])$")
@@ -28,11 +30,7 @@ class ConfigError(Exception):
     """A configuration problem; ``str()`` is the one-line message shown to the operator."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class DataSettings(_Strict):
+class DataSettings(Strict):
     # "sample" (bundled synthetic data), "akshare" (Shenwan 2021 level-1, live) or "csv:PATH"
     source: str = "sample"
     fetch_timeout_s: float = Field(20.0, gt=0, le=600)
@@ -51,7 +49,7 @@ class DataSettings(_Strict):
         raise ValueError("expected 'sample', 'akshare' or 'csv:PATH'")
 
 
-class MetricSettings(_Strict):
+class MetricSettings(Strict):
     window: str = "6M"
     top_k: int = Field(5, ge=1, le=15)
     history_start: date = date(2010, 1, 1)
@@ -65,7 +63,7 @@ class MetricSettings(_Strict):
         return v
 
 
-class StorageSettings(_Strict):
+class StorageSettings(Strict):
     path: Path = Path("spreadwatch.db")
     # PostgreSQL instead of the SQLite file: postgresql://USER@HOST:PORT/DB; the password comes from
     # PGPASSWORD (or ~/.pgpass), never from this file
@@ -98,7 +96,7 @@ class StorageSettings(_Strict):
         return self.url if self.url else self.path
 
 
-class TelegramSettings(_Strict):
+class TelegramSettings(Strict):
     token_env: str = "TELEGRAM_BOT_TOKEN"
     base_url: str | None = None
     base_file_url: str | None = None
@@ -134,7 +132,7 @@ class TelegramSettings(_Strict):
         return self
 
 
-class ScheduleSettings(_Strict):
+class ScheduleSettings(Strict):
     timezone: str = "Asia/Shanghai"
     daily_time: time = time(16, 30)
     retry_every_min: int = Field(15, ge=1, le=240)
@@ -152,7 +150,7 @@ class ScheduleSettings(_Strict):
         return v
 
 
-class AlertSettings(_Strict):
+class AlertSettings(Strict):
     enter_percentile: float = Field(90.0, gt=0, le=100)
     high_percentile: float = Field(95.0, gt=0, le=100)
     resolve_percentile: float = Field(80.0, ge=0, le=100)
@@ -174,7 +172,7 @@ class AlertSettings(_Strict):
         return self
 
 
-class OpsSettings(_Strict):
+class OpsSettings(Strict):
     # "HOST:PORT" ("[::1]:9108" for IPv6) where `spreadwatch run` serves /healthz and /metrics; None: off.
     # Off by default: the endpoints say how the service runs and must not face the internet unasked.
     listen: str | None = None
@@ -202,8 +200,8 @@ def split_listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class Settings(_Strict):
-    lang: Literal["zh", "en"] = "zh"
+class Settings(Strict):
+    lang: Lang = "zh"
     data: DataSettings = DataSettings()
     metric: MetricSettings = MetricSettings()
     storage: StorageSettings = StorageSettings()

@@ -27,7 +27,7 @@ import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -36,8 +36,15 @@ from jobs.engine.rules import Kind, Observation, RuleParams, replay
 from jobs.model.figures import Snapshot
 from jobs.store.datastore import Store
 
-if TYPE_CHECKING:
-    from jobs.regimes.episodes import BacktestRegimes, EpisodeScenarios
+
+class RegimeAttachment(Protocol):
+    """The scenarios per episode that :func:`jobs.regimes.episodes.with_regimes` attaches (the regimes sit
+    above the engine, so the engine knows them only by this shape)."""
+
+    @property
+    def episodes(self) -> Sequence[Any]: ...  # aligned with the backtest's episodes; each has ``to_json()``
+
+    def to_json(self) -> dict[str, Any]: ...
 
 HORIZONS: tuple[int, ...] = (1, 3, 6)
 HIT_HORIZON = 3
@@ -159,9 +166,9 @@ class BacktestResult:
     horizons: tuple[int, ...]
     episodes: tuple[Episode, ...]
     summary: Summary
-    regimes: BacktestRegimes | None = None  # the scenarios per episode (``jobs.regimes.episodes``)
+    regimes: RegimeAttachment | None = None  # the scenarios per episode (``jobs.regimes.episodes``)
 
-    def scenarios(self, episode: Episode) -> EpisodeScenarios | None:
+    def scenarios(self, episode: Episode) -> Any:
         if self.regimes is None:
             return None
         return self.regimes.episodes[self.episodes.index(episode)]

@@ -17,7 +17,6 @@ from itertools import pairwise
 
 import pandas as pd
 
-from jobs.alerting.notices import NoticeServices, notify_admins
 from jobs.config.settings import DataSettings
 from jobs.market.calendar import TradingCalendar, base_trading_days
 from jobs.market.sources.base import FetchError
@@ -166,17 +165,3 @@ def refresh_calendar_if_due(store: Store, settings: DataSettings, today: date) -
     # one try, no backoff: a run without network (cron on an offline box) should not wait for it, and the
     # check comes again within RETRY_EVERY_DAYS
     return refresh_calendar(store, settings, today, retries=0)
-
-
-def maintain_calendar(services: NoticeServices, today: date) -> CalendarRefreshResult | None:
-    """The calendar step of the daily run (the bot's ``calendar`` job, ``spreadwatch run-daily``), any source.
-
-    Refreshes when due; a failed refresh, which only happens within DUE_WITHIN_DAYS of the known end,
-    tells the admins once per known end (the notice's key is that day). The engine's calendar is
-    rebuilt either way, so refreshed or observed days count at once.
-    """
-    result = refresh_calendar_if_due(services.store, services.settings.data, today)
-    if result is not None and not result.ok and result.known_until is not None:
-        notify_admins(services, "calendar_refresh_failed", result.known_until, result.message)
-    services.engine.reload_calendar()
-    return result

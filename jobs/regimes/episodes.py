@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from jobs.config.settings import Settings
 from jobs.engine.backtest import HIT_HORIZON, BacktestResult, Episode
-from jobs.regimes.history import ALL, RegimeHistory
+from jobs.regimes.file_inputs import FileInputs
+from jobs.regimes.history import ALL, RegimeHistory, build_history
 from jobs.regimes.types import State
+from jobs.store.datastore import Store
 
 
 @dataclass(frozen=True)
@@ -123,3 +126,11 @@ def with_regimes(result: BacktestResult, history: RegimeHistory) -> BacktestResu
     off = [e for e, s in zip(result.episodes, per, strict=True) if s.at_fire["composite"] != State.ON]
     regimes = BacktestRegimes(per, _group(on), _group(off), notes=history.notes)
     return dataclasses.replace(result, regimes=regimes)
+
+
+def attach_regimes(
+    store: Store, settings: Settings, source: str, result: BacktestResult, start: date | None, end: date | None,
+    files: FileInputs | None = None,
+) -> BacktestResult:
+    """The backtest with the regime history of the same days (each day as of itself)."""
+    return with_regimes(result, build_history(store, settings, source, start, end, files))

@@ -215,3 +215,13 @@ def replay(ctx: RegimeContext, snaps: Sequence[Ranked], start: date) -> RegimeHi
     if days:
         notes = input_notes(ctx, days[0].day, days[-1].day)
     return RegimeHistory(tuple(days), tuple(notes))
+
+
+def history_context(history: RegimeHistory, source_label: str) -> dict[str, Any]:
+    return {
+        "history": history,
+        "stats": history.stats(),
+        "composite_periods": history.on_runs(Scenario.COMPOSITE),
+        "notes": list(history.notes),
+        "source_label": source_label,
+    }

@@ -14,9 +14,13 @@ import io
 from collections.abc import Sequence
 from datetime import date, timedelta
 
+from jobs.config.settings import Settings
+from jobs.engine.backtest import replay_episodes
+from jobs.engine.rules import params_from_settings
 from jobs.regimes.history import ALL, RegimeHistory
 from jobs.regimes.types import State
 from jobs.rendering.charts import episode_spans
+from jobs.store.datastore import Store
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 900, 100
 COLOURS = {State.ON: "#c0392b", State.WATCH: "#f1c40f", State.UNKNOWN: "#d5d8dc"}
@@ -92,3 +96,11 @@ def regime_history_chart(
         buf = io.BytesIO()
         canvas.print_png(buf)
     return buf.getvalue()
+
+
+def history_png(store: Store, settings: Settings, source: str, history: RegimeHistory) -> bytes:
+    """The chart, with the alert episodes the backtest finds over the same days."""
+    spans = replay_episodes(
+        store.spread_series(source), params_from_settings(settings.alerts), history.first, history.last
+    )
+    return regime_history_chart(history, episodes=[(s.start, s.end) for s in spans])

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-LANGS = ("zh", "en")
+from jobs.config.languages import LANGS
+
 TELEGRAM_LIMIT = 4096
 # templates/ of the repository, through the link beside this module (the wheel holds a copy there)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

@@ -83,8 +83,7 @@ def transition(change: Change) -> dict[str, Any]:
 
 
 def history_ctx() -> dict[str, Any]:
-    from bot.cli.regime_history_cli import history_context
-    from jobs.regimes.history import HistoryDay, RegimeHistory
+    from jobs.regimes.history import HistoryDay, RegimeHistory, history_context
 
     r = report()
     days = tuple(HistoryDay(DAY.replace(day=d), 54.0, 93.6, (*r.scenarios, r.composite)) for d in (12, 13, 14))

@@ -8,7 +8,6 @@ changes, so repeated /backtest costs one dictionary lookup.
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import date
 from typing import Any
 
@@ -16,6 +15,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
+from bot.telegram.bot_data import bot_data_of
 from bot.telegram.handlers.handler_support import (
     Context,
     args_of,
@@ -26,55 +26,12 @@ from bot.telegram.handlers.handler_support import (
     send_captioned,
     services_of,
 )
+from bot.telegram.menu import MenuCommand
 from jobs.alerting.services import Services
-from jobs.engine.backtest import BacktestResult, load_backtest
 from jobs.engine.export import history_csv
-from jobs.engine.rules import params_from_settings
-from jobs.regimes.file_inputs import files_signature
-from jobs.regimes.repo import RegimeRepo
 from jobs.rendering.messages import render
 
 RECENT_EPISODES = 5
-
-
-class BacktestCache:
-    """The last backtest, keyed by what it depends on: source, stored prices and latest day, metric and
-    rules, and the regime inputs (stored series, analysis, boards and events; the input files)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._entry: tuple[tuple[Any, ...], BacktestResult] | None = None
-
-    def get(self, services: Services, source: str) -> BacktestResult:
-        """The backtest from ``metric.history_start`` to the latest stored day (runs in a worker thread)."""
-        params = params_from_settings(services.settings.alerts)
-        store, inputs = services.store, services.settings.regimes.inputs
-        key = (
-            source,
-            store.last_snapshot_date(source),
-            store.get_meta(f"prices_version:{source}"),
-            services.engine.metric_signature(),
-            params,
-            RegimeRepo(store).signature(),
-            files_signature(inputs),
-        )
-        with self._lock:
-            if self._entry is not None and self._entry[0] == key:
-                return self._entry[1]
-        result = load_backtest(services.store, source, params, services.settings.metric.history_start)
-        from bot.cli.backtest_regimes_cli import attach_regimes
-
-        result = attach_regimes(
-            services.engine, services.settings, result, services.settings.metric.history_start, None
-        )
-        with self._lock:
-            self._entry = (key, result)
-        return result
-
-
-def cache_of(context: Context) -> BacktestCache:
-    cache: BacktestCache = context.application.bot_data.setdefault("backtest_cache", BacktestCache())
-    return cache
 
 
 async def backtest(update: Update, context: Context) -> None:
@@ -87,7 +44,7 @@ async def backtest(update: Update, context: Context) -> None:
     if services.store.last_snapshot_date(status.source) is None:
         await reply(update, no_data_text(services, lang, status))
         return
-    result = await asyncio.to_thread(cache_of(context).get, services, status.source)
+    result = await asyncio.to_thread(context.bot_data.backtest_cache.get, services, status.source)
     text = render("backtest", lang, bt=result, recent=result.recent(RECENT_EPISODES), status=status, stale=status.stale)
     await reply(update, text)
 
@@ -117,12 +74,10 @@ async def export(update: Update, context: Context) -> None:
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services | None = None) -> None:
-    from bot.telegram.app import MenuCommand
-
     # block=False: a first backtest or a full export takes a few hundred ms; other chats must not wait
     application.add_handler(CommandHandler("backtest", backtest, block=False))
     application.add_handler(CommandHandler("export", export, block=False))
-    menu = application.bot_data.setdefault("menu", [])
+    menu = bot_data_of(application).menu
     names = [c.name for c in menu]
     at = names.index("history") + 1 if "history" in names else len(menu)
     menu[at:at] = [

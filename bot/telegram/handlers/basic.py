@@ -14,7 +14,7 @@ from jobs.rendering.messages import render
 
 
 def menu_entries(context: Context, lang: str, admin: bool) -> list[dict[str, Any]]:
-    menu = context.application.bot_data.get("menu", [])
+    menu = context.bot_data.menu
     return [{"name": c.name, "description": c.description(lang)} for c in menu if admin or not c.admin]
 
 

@@ -24,7 +24,6 @@ from jobs.rendering.messages import render
 log = logging.getLogger(__name__)
 
 GATE_GROUP = -1  # runs before every command handler
-REFUSED_KEY = "refused_chats"
 
 
 async def gate(update: Update, context: Context) -> None:
@@ -44,7 +43,7 @@ async def gate(update: Update, context: Context) -> None:
         chat.type == "private" and user is not None and user.id in services.settings.telegram.admins
     ):
         return
-    refused: set[int] = context.application.bot_data.setdefault(REFUSED_KEY, set())
+    refused = context.bot_data.refused_chats
     if chat.id not in refused and update.effective_message is not None and update.callback_query is None:
         refused.add(chat.id)
         log.info("chat %s is not in telegram.allowed_chats: refused once, ignored from now on", chat.id)
@@ -70,7 +69,7 @@ async def unknown_command(update: Update, context: Context) -> None:
         return  # an unaddressed unknown command in a group is most likely another bot's
     services = services_of(context)
     lang = chat_lang(update, services)
-    known = [c.name for c in context.application.bot_data.get("menu", [])]
+    known = [c.name for c in context.bot_data.menu]
     suggestions = difflib.get_close_matches(name.casefold()[:32], known, n=3, cutoff=0.5)
     await reply(update, render("unknown_command", lang, command=name[:32], suggestions=suggestions))
 

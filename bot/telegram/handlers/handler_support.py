@@ -11,36 +11,31 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, Message, ReplyParameters, Update
 from telegram.constants import ParseMode
-from telegram.ext import Application, ContextTypes
+from telegram.ext import Application
 
+from bot.telegram.bot_data import Context
 from jobs.alerting.services import Services
+from jobs.config.languages import reader_lang
 from jobs.engine.pipeline import DataStatus
 from jobs.engine.report import build_report
-from jobs.rendering.messages import LANGS, render, split_message
+from jobs.rendering.messages import render, split_message
 
 log = logging.getLogger(__name__)
 
-Context = ContextTypes.DEFAULT_TYPE
-
-
 def services_of(context: Context) -> Services:
-    services: Services = context.application.bot_data["services"]
-    return services
+    return context.bot_data.services
 
 
 def chat_lang(update: Update, services: Services) -> str:
     """The chat's chosen language, else the user's Telegram language if we speak it, else the default."""
     chat = update.effective_chat
-    if chat is not None:
-        stored = services.chats.get(chat.id)
-        if stored is not None and stored.lang in LANGS:
-            return stored.lang
+    stored = services.chats.get(chat.id) if chat is not None else None
     user = update.effective_user
-    code = (user.language_code or "").lower() if user is not None else ""
-    for lang in LANGS:
-        if code == lang or code.startswith(lang + "-"):
-            return lang
-    return services.settings.lang
+    return reader_lang(
+        stored.lang if stored is not None else None,
+        user.language_code if user is not None else None,
+        services.settings.lang,
+    )
 
 
 def is_admin(update: Update, services: Services) -> bool:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from jobs.config.languages import LANGS
+
 SPREAD_REFRESH = "spread:refresh"
 SUBSCRIBE_CONFIRM = "sub:confirm"
 SETTINGS_PREFIX = "set:"
@@ -72,7 +74,7 @@ def parse_settings_data(data: str) -> tuple[str, str | int] | None:
     if len(parts) != 3 or parts[0] != "set":
         return None
     key, value = parts[1], parts[2]
-    if key == "lang" and value in ("zh", "en"):
+    if key == "lang" and value in LANGS:
         return key, value
     if key == "thr" and value.isdigit() and (int(value) in THRESHOLD_CHOICES or value == "0"):
         return key, int(value)

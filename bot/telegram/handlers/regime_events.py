@@ -4,15 +4,15 @@
 store filled by ``spreadwatch backfill``) it evaluates the scenarios from the stored data, as
 ``spreadwatch regime --no-refresh`` does, without storing anything. It never fetches. /event records or removes a policy
 event, then re-evaluates the stored report off the event loop (without touching the alert states:
-transitions and their alerts come with the ``regimes`` job, which follows the daily job: every few
-minutes it checks whether the daily job has evaluated a day the regimes have not, and evaluates it).
+transitions and their alerts come with the daily cycle, and the ``regimes`` job of
+:mod:`bot.telegram.scheduling` catches up when the regimes lag the spread rules).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from telegram import Update
@@ -28,10 +28,6 @@ from jobs.rendering.messages import render
 log = logging.getLogger(__name__)
 
 MAX_EVENT_LEN = 300
-JOB_NAME = "regimes"
-JOB_EVERY_S = 300.0  # a few minutes after the daily job is soon enough for a daily signal
-JOB_FIRST_S = 120.0  # after start-up the bot answers first; a catch-up can wait
-_JOB_LOCK = "regimes_lock"
 
 
 async def regime(update: Update, context: Context) -> None:
@@ -100,42 +96,6 @@ async def event(update: Update, context: Context) -> None:
     await reply(update, render("event_added", lang, event=added, until=until))
 
 
-def _tell_admins(services: Services, exc: Exception) -> None:
-    """One notice per trading day (the outbox key carries the day), not one per 5-minute retry."""
-    from jobs.alerting.daily import last_evaluated_key, report_job_failure
-
-    raw = services.store.get_meta(last_evaluated_key(services.engine.source.name))
-    day = date.fromisoformat(raw) if raw else services.engine.today(services.clock())
-    report_job_failure(services, day, f"regime evaluation: {type(exc).__name__}: {exc}")
-
-
-async def regimes_job(context: Context) -> None:
-    """Evaluate the regimes for the day the daily job last evaluated, once (see ``run_regimes_if_due``)."""
-    from jobs.alerting.daily import last_evaluated_key
-    from jobs.alerting.regime_alerts import run_regimes_if_due
-
-    services = services_of(context)
-    lock: asyncio.Lock = context.application.bot_data.setdefault(_JOB_LOCK, asyncio.Lock())
-    if lock.locked():
-        return
-    async with lock:
-        try:
-            run = await asyncio.to_thread(run_regimes_if_due, services, last_evaluated_key(services.engine.source.name))
-        except Exception as exc:  # the next tick retries; the daily job and the bot carry on
-            log.exception("regime evaluation failed")
-            await asyncio.to_thread(_tell_admins, services, exc)
-            return
-    if run is not None:
-        log.info(
-            "regimes evaluated for %s: %d transition(s), %d message(s) queued",
-            run.report.as_of,
-            len(run.transitions),
-            run.queued,
-        )
-
-
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
     application.add_handler(CommandHandler("regime", regime, block=False))
     application.add_handler(CommandHandler("event", event, block=False))
-    if application.job_queue is not None:
-        application.job_queue.run_repeating(regimes_job, interval=JOB_EVERY_S, first=JOB_FIRST_S, name=JOB_NAME)

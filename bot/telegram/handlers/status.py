@@ -9,7 +9,6 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.telegram.handlers.handler_support import Context, chat_lang, data_status, is_admin, reply, services_of
-from bot.telegram.scheduling import LAST_RESULT
 from jobs.alerting.daily import DailyResult, last_evaluated_key
 from jobs.alerting.services import Services
 from jobs.rendering.messages import render
@@ -40,7 +39,7 @@ async def status_command(update: Update, context: Context) -> None:
     status = data_status(services)
     next_run = next_daily_run(context)
     # the outcome of this process's last run, and (surviving restarts) the last trading day evaluated
-    last_result = context.application.bot_data.get(LAST_RESULT)
+    last_result = context.bot_data.last_daily
     last_evaluated = services.store.get_meta(last_evaluated_key(status.source))
     text = render(
         "status",

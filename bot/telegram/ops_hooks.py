@@ -1,4 +1,5 @@
-"""The operations side of ``spreadwatch run``: the service lock, metrics, the ops HTTP server.
+"""The operations side of ``spreadwatch run`` wired into the bot: the service lock, metrics, the ops HTTP
+server (:mod:`bot.ops`), and what "healthy" means for the bot (:class:`Health`).
 
 ``install(application, services)`` is called once by the composition root. It chains onto the
 application's ``post_init`` / ``post_shutdown`` (python-telegram-bot runs them around the bot in
@@ -14,17 +15,20 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram.ext import CommandHandler
 
-from bot.ops.metrics import METRICS_KEY, Metrics
+from bot.ops.metrics import Metrics
+from bot.ops.ops_server import OpsServer
+from bot.telegram.bot_data import bot_data_of
+from bot.telegram.scheduling import JOB_NAME
 from jobs.alerting.services import Services
 from jobs.store.service_lock import ServiceLock
 
-SERVER_KEY = "ops_server"
 Hook = Callable[[Any], Awaitable[None]]
 
 
@@ -38,21 +42,20 @@ def install(application: Any, services: Services) -> None:
     if address is not None:
         metrics = Metrics()
         metrics.watch_store(services)
-        application.bot_data[METRICS_KEY] = metrics
+        bot_data_of(application).metrics = metrics
         time_commands(application, metrics)
 
     async def start(app: Any) -> None:
         if lock is not None:
             await asyncio.to_thread(lock.acquire)
         if metrics is not None and address is not None:
-            from bot.ops.ops_server import Health, OpsServer
-
             server = OpsServer(address[0], address[1], Health(app, services), metrics)
             await server.start()
-            app.bot_data[SERVER_KEY] = server
+            bot_data_of(app).ops_server = server
 
     async def stop(app: Any) -> None:
-        server = app.bot_data.pop(SERVER_KEY, None)
+        data = bot_data_of(app)
+        server, data.ops_server = data.ops_server, None
         if server is not None:
             await server.stop()
         if lock is not None:
@@ -91,3 +94,52 @@ def _timed(callback: Callable[..., Awaitable[Any]], name: str, metrics: Metrics)
             metrics.command(name, time.perf_counter() - started)
 
     return timed
+
+
+STORE_TIMEOUT_S = 5.0  # a health probe must answer within a typical probe timeout (10 s)
+
+
+class Health:
+    """What ``/healthz`` checks; :meth:`problems` lists what is wrong (empty: healthy)."""
+
+    def __init__(self, application: Any, services: Services) -> None:
+        self.application = application
+        self.services = services
+        path = services.store.path
+        self._store_file = None if path is None else _file_id(path)
+
+    async def problems(self) -> list[str]:
+        app = self.application
+        found = []
+        if not app.running:
+            found.append("bot: the application is not running")
+        elif app.updater is not None and not app.updater.running:
+            found.append("bot: the updater (polling or webhook) is not running")
+        jq = app.job_queue
+        if jq is None or not jq.scheduler.running:
+            found.append("scheduler: the JobQueue scheduler is not running")
+        elif not jq.get_jobs_by_name(JOB_NAME):
+            found.append(f"scheduler: the {JOB_NAME!r} job is not scheduled")
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._check_store), STORE_TIMEOUT_S)
+        except TimeoutError:
+            found.append(f"store: no answer within {STORE_TIMEOUT_S:.0f} s")
+        except Exception as exc:
+            found.append(f"store: {type(exc).__name__}: {exc}")
+        return found
+
+    def _check_store(self) -> None:
+        path = self.services.store.path
+        if path is not None and _file_id(path) != self._store_file:
+            # a restore (or a careless mv) put another file in its place: this process still writes to
+            # the old one, whose rows nobody will ever read
+            raise RuntimeError(f"{path} was replaced or removed since the start; restart the service")
+        self.services.store.connect().execute("SELECT COUNT(*) FROM meta").fetchone()
+
+
+def _file_id(path: os.PathLike[str] | str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino

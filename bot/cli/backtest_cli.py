@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bot.cli.backtest_regimes_cli import regime_lines
 from bot.cli.cli_common import (
     ExitCode,
     add_common_options,
@@ -30,6 +31,12 @@ from bot.cli.cli_common import (
     warn,
     write_output,
 )
+from bot.cli.regime_history_cli import load_files
+from jobs.engine.backtest import BacktestResult, load_backtest
+from jobs.engine.export import episodes_csv
+from jobs.engine.rules import params_from_settings
+from jobs.regimes.episodes import attach_regimes
+from jobs.rendering.charts import spread_chart
 
 DEFAULT_FROM = date(2010, 1, 1)
 
@@ -54,7 +61,6 @@ def _f(value: float | None, fmt: str = "{:+.1f}") -> str:
 
 def format_table(result: Any) -> str:
     """Plain text for a terminal (the bot's message is the ``backtest`` template)."""
-    from jobs.engine.backtest import BacktestResult
 
     assert isinstance(result, BacktestResult)
     p = result.params
@@ -98,16 +104,11 @@ def format_table(result: Any) -> str:
         "dS = spread change since firing; T-B = equal-weight top five minus bottom five at firing, return in % points.",
         "* = a basket member was no longer published by then: counted at its last close (carried forward).",
     ]
-    from bot.cli.backtest_regimes_cli import regime_lines
 
     return "\n".join(lines + regime_lines(result))
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from jobs.engine.backtest import load_backtest
-    from jobs.engine.export import episodes_csv
-    from jobs.engine.rules import params_from_settings
-
     for path in (args.csv, args.png):
         if path is not None:
             check_output_path(path)  # before the refresh and the replay, not after
@@ -119,8 +120,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
-    from bot.cli.regime_history_cli import load_files
-    from jobs.regimes.episodes import attach_regimes
 
     files = load_files(settings)
     if files is None:
@@ -133,8 +132,6 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.csv:
         write_output(args.csv, episodes_csv(result))
     if args.png:
-        from jobs.rendering.charts import spread_chart
-
         series = engine.store.spread_series(source, end=args.end)
         png = spread_chart(
             series,

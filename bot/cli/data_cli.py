@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from bot.cli.cli_common import ExitCode, add_common_options, open_engine, settings_from_args
+from jobs.market.calendar_refresh import refresh_calendar
 
 
 def add_backfill_command(sub: Any) -> None:
@@ -33,8 +34,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_calendar_refresh(args: argparse.Namespace) -> int:
-    from jobs.market.calendar_refresh import refresh_calendar
-
     settings = settings_from_args(args)
     engine = open_engine(settings)
     result = refresh_calendar(engine.store, settings.data, engine.today())

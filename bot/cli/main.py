@@ -25,22 +25,22 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli.backtest_cli import add_backtest_command
 from bot.cli.cli_common import CliError, ExitCode, exit_code_help, settings_from_args
+from bot.cli.config_cli import add_check_config_command
+from bot.cli.daily_cli import add_run_daily_command
+from bot.cli.data_cli import add_backfill_command, add_calendar_refresh_command
+from bot.cli.notify_cli import add_notify_resume_command, add_notify_test_command
+from bot.cli.ops_cli import add_ops_commands
+from bot.cli.regime_cli import add_regime_command
+from bot.cli.report_cli import add_export_command, add_report_command
+from bot.cli.run_cli import add_run_command
 from jobs.config.settings import ConfigError
-from jobs.store.db import StoreError, db_errors, open_database
+from jobs.store.datastore import open_database
+from jobs.store.db import StoreError, db_errors
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.cli.backtest_cli import add_backtest_command
-    from bot.cli.config_cli import add_check_config_command
-    from bot.cli.daily_cli import add_run_daily_command
-    from bot.cli.data_cli import add_backfill_command, add_calendar_refresh_command
-    from bot.cli.notify_cli import add_notify_resume_command, add_notify_test_command
-    from bot.cli.ops_cli import add_ops_commands
-    from bot.cli.regime_cli import add_regime_command
-    from bot.cli.report_cli import add_export_command, add_report_command
-    from bot.cli.run_cli import add_run_command
-
     parser = argparse.ArgumentParser(
         prog="spreadwatch",
         description="A-share industry differentiation alerts",
@@ -102,4 +102,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and point stdout at nothing so that the interpreter's final flush raises no second error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
-

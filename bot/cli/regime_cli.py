@@ -27,7 +27,14 @@ from bot.cli.cli_common import (
     settings_from_args,
     warn,
 )
+from bot.cli.regime_history_cli import history_arguments_error, load_files, print_history
+from jobs.alerting.regime_alerts import run_regimes
+from jobs.alerting.services import Services
 from jobs.config.languages import LANGS
+from jobs.regimes.inputs import refresh_regime_inputs
+from jobs.regimes.service import evaluate_regimes
+from jobs.rendering.messages import render
+from jobs.store.chats import ChatRepo
 
 
 def add_regime_command(sub: Any) -> None:
@@ -51,11 +58,6 @@ def add_regime_command(sub: Any) -> None:
 
 
 def cmd_regime(args: argparse.Namespace) -> int:
-    from bot.cli.regime_history_cli import history_arguments_error, load_files
-    from jobs.regimes.inputs import refresh_regime_inputs
-    from jobs.regimes.service import evaluate_regimes
-    from jobs.rendering.messages import render
-
     settings = settings_from_args(args)
     if (problem := history_arguments_error(args)) is not None:
         warn(problem)
@@ -77,17 +79,11 @@ def cmd_regime(args: argparse.Namespace) -> int:
             f"{r.kind}: {r.message}" for r in refresh_regime_inputs(engine.store, settings, engine.today()) if not r.ok
         ]
     if args.history:
-        from bot.cli.regime_history_cli import print_history
-
         code = print_history(args, settings, engine, files)
         for line in failed:
             warn(f"warning: refresh failed, showing the last good data: {line}")
         return code if code != ExitCode.OK or not failed else ExitCode.STALE
     if args.record:
-        from jobs.alerting.regime_alerts import run_regimes
-        from jobs.alerting.services import Services
-        from jobs.store.chats import ChatRepo
-
         services = Services(settings=settings, store=engine.store, engine=engine, chats=ChatRepo(engine.store))
         report = run_regimes(services, as_of, fetch=False).report
     else:

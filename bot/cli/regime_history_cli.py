@@ -10,8 +10,9 @@ from typing import Any
 from bot.cli.cli_common import ExitCode, print_message, write_output
 from jobs.config.settings import Settings
 from jobs.regimes.file_inputs import FileInputs, InputFileError, load_file_inputs
-from jobs.regimes.history import history_context
+from jobs.regimes.history import build_history, history_context
 from jobs.regimes.regime_chart import history_png
+from jobs.rendering.messages import render
 
 
 def history_arguments_error(args: argparse.Namespace) -> str | None:
@@ -42,9 +43,6 @@ def load_files(settings: Settings) -> FileInputs | None:
 
 
 def print_history(args: argparse.Namespace, settings: Settings, engine: Any, files: FileInputs) -> int:
-    from jobs.regimes.history import build_history
-    from jobs.rendering.messages import render
-
     store, source = engine.store, engine.source.name
     if store.last_snapshot_date(source) is None:
         print(f"no data for {source}: nothing to replay", file=sys.stderr)

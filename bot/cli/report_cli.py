@@ -23,6 +23,7 @@ from bot.cli.cli_common import (
     write_output,
 )
 from jobs.config.languages import LANGS
+from jobs.engine.export import history_csv
 from jobs.engine.report import build_report
 from jobs.rendering.messages import render, to_plain
 
@@ -90,8 +91,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from jobs.engine.export import history_csv
-
     if args.csv is not None:
         check_output_path(args.csv)  # before a refresh that may take a while
     settings = settings_from_args(args)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from bot.cli.cli_common import ExitCode, add_common_options, open_store, settings_from_args
 from jobs.config.settings import Settings
+from jobs.market.sources import make_source
 from jobs.store.chats import ChatRepo
 from jobs.store.datastore import Store
 
@@ -27,8 +28,6 @@ def _origin(url: str) -> str:
 
 
 def startup_summary(settings: Settings, store: Store, token: str) -> str:
-    from jobs.market.sources import make_source
-
     tg = settings.telegram
     api = _origin(tg.base_url) if tg.base_url else DEFAULT_API
     if tg.mode == "webhook":
@@ -52,6 +51,7 @@ def startup_summary(settings: Settings, store: Store, token: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # python-telegram-bot and the handlers load only for `run`: every other command starts without them
     from bot.telegram.app import bot_token, run
 
     settings = settings_from_args(args)

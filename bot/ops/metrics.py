@@ -27,6 +27,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from jobs.store.outbox import Outbox
+
 if TYPE_CHECKING:
     from prometheus_client import Metric
 
@@ -168,8 +170,6 @@ class StoreCollector(Collector):
         yield took
 
     def _from_store(self) -> Iterator[Metric]:
-        from jobs.store.outbox import Outbox
-
         services = self.services
         store = services.store
         outbox = GaugeMetricFamily("spreadwatch_outbox_rows", "Outbox rows by status", labels=["status"])

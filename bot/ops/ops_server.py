@@ -30,6 +30,7 @@ from jobs.config.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
+
 class HealthCheck(Protocol):
     """What ``/healthz`` asks: the door that runs the service knows what "healthy" means for it
     (:class:`bot.telegram.ops_hooks.Health` for the bot)."""

@@ -47,6 +47,7 @@ from jobs.config.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
+
 def register_handlers(application: AnyApplication, services: Services) -> None:
     """Every command group's handlers, in handler group 0: the allow-list gate first, the unknown-command
     and plain-text fallbacks last. A new command group adds its module's ``register`` here."""
@@ -147,7 +148,6 @@ async def wait_for_bot_api(settings: Settings, token: str) -> None:
     One log line per attempt and no traceback: an outage of the network or of a self-hosted Bot API
     server is an expected state, not a bug. A token the API refuses is a configuration error.
     """
-    from bot.telegram.client import bot_for
 
     delay, attempt = BOT_API_FIRST_RETRY_S, 0
     while True:

@@ -61,8 +61,6 @@ class BacktestCache:
         return result
 
 
-
-
 class HistoryChartCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()

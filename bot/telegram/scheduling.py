@@ -209,7 +209,6 @@ async def first_fetch(context: Context) -> None:
         log.info("first fetch: %s", result)
 
 
-
 async def drain_job(context: Context) -> None:
     sender = sender_of(context.application)
     if sender.draining:

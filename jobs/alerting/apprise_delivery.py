@@ -47,6 +47,7 @@ from jobs.config.notify_settings import (
     quiet_apprise,
     supports_attachments,
 )
+from jobs.rendering.charts import spread_chart  # matplotlib loads with the first chart
 from jobs.rendering.messages import to_markdown, to_plain
 from jobs.store.outbox import Outbox, OutboxRow
 
@@ -280,8 +281,6 @@ def spread_chart_for(services: Services) -> ChartFn:
         key = (row.day, lang)
         if key not in cache:
             import pandas as pd
-
-            from jobs.rendering.charts import spread_chart  # matplotlib loads with the first chart
 
             source = services.engine.source.name
             series = services.store.spread_series(source, start=services.settings.metric.history_start, end=row.day)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from jobs.alerting.alert_log import ChatOutcome, TransitionRecord, record_transitions
+from jobs.alerting.destinations import excluded_chats
 from jobs.alerting.notices import chat_lang
 from jobs.alerting.services import Services
 from jobs.regimes.inputs import InputRefresh, refresh_regime_inputs
@@ -100,9 +102,6 @@ def _queue_alerts(
     render: Render,
     split: Split,
 ) -> int:
-    from jobs.alerting.alert_log import ChatOutcome, TransitionRecord, record_transitions
-    from jobs.alerting.destinations import excluded_chats
-
     settings = services.settings
     subscribers = services.chats.subscribers()
     queued = 0

@@ -46,6 +46,7 @@ class RegimeAttachment(Protocol):
 
     def to_json(self) -> dict[str, Any]: ...
 
+
 HORIZONS: tuple[int, ...] = (1, 3, 6)
 HIT_HORIZON = 3
 

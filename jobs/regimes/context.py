@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.config.regime_settings import InputFiles
 from jobs.config.settings import Settings
 from jobs.regimes.breadth import BoardPoint, check_breadth
 from jobs.regimes.composite import check_composite
@@ -239,8 +240,6 @@ class RegimeContext:
 
 
 def _load_each(files: Any, errors: dict[str, str | None], first_error: str) -> FileInputs:
-    from jobs.config.regime_settings import InputFiles
-
     loaded: dict[str, Any] = {}
     for kind in ("pmi", "amount", "pe"):
         spec = getattr(files, kind)

@@ -129,7 +129,12 @@ def with_regimes(result: BacktestResult, history: RegimeHistory) -> BacktestResu
 
 
 def attach_regimes(
-    store: Store, settings: Settings, source: str, result: BacktestResult, start: date | None, end: date | None,
+    store: Store,
+    settings: Settings,
+    source: str,
+    result: BacktestResult,
+    start: date | None,
+    end: date | None,
     files: FileInputs | None = None,
 ) -> BacktestResult:
     """The backtest with the regime history of the same days (each day as of itself)."""

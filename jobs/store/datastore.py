@@ -24,11 +24,19 @@ import numpy as np
 import pandas as pd
 
 from jobs.model.figures import IndustryGain, NameBook, Snapshot, SpreadHistory
-from jobs.store.db import Connection, Database, StoreError, db_errors, open_database, upsert_sql
+from jobs.store.db import Connection, Database, StoreError, db_errors, is_url, upsert_sql
+from jobs.store.db_postgres import PostgresDatabase
 from jobs.store.db_sqlite import SqliteDatabase, lock_path, sqlite_error
 from jobs.store.schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
+
+
+def open_database(target: str | Path) -> Database:
+    """A PostgreSQL URL or an SQLite path (``:memory:`` for a private in-memory store)."""
+    if is_url(target):
+        return PostgresDatabase(str(target))
+    return SqliteDatabase(target)
 
 
 def refresh_lock_path(store_path: str | Path) -> Path:

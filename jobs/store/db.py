@@ -204,14 +204,3 @@ class Database(ABC):
             except Exception:
                 log.debug("closing a connection failed", exc_info=True)
         self._local = threading.local()
-
-
-def open_database(target: str | Path) -> Database:
-    """A PostgreSQL URL or an SQLite path (``:memory:`` for a private in-memory store)."""
-    if is_url(target):
-        from jobs.store.db_postgres import PostgresDatabase
-
-        return PostgresDatabase(str(target))
-    from jobs.store.db_sqlite import SqliteDatabase
-
-    return SqliteDatabase(target)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jobs.config.settings import StorageSettings
 from jobs.store.datastore import Store
 from jobs.store.db import is_url
 from jobs.store.db_postgres import PostgresDatabase
@@ -46,8 +47,6 @@ def parse_target(spec: str, what: str) -> str | Path:
     """``sqlite:PATH`` (or a plain path) or a ``postgresql://`` URL."""
     spec = spec.strip()
     if is_url(spec):
-        from jobs.config.settings import StorageSettings
-
         try:
             StorageSettings(url=spec)
         except ValueError as exc:

@@ -14,6 +14,7 @@ from jobs.rendering.messages import render
 
 log = logging.getLogger(__name__)
 
+
 @on_loop  # its lock (BotData.refresh_lock) is shared with the daily job
 @admin_only
 async def refresh(update: Update, context: Context) -> None:

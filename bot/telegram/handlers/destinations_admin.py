@@ -11,6 +11,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.telegram.handlers.handler_support import Context, admin_only, args_of, chat_lang, reply, services_of
+from bot.telegram.scheduling import drain_job  # the drain job is the scheduler's; send the held rows now
 from jobs.alerting.destinations import destination_views, resume_destination, sync_destinations
 from jobs.rendering.messages import render
 
@@ -44,8 +45,6 @@ async def destinations(update: Update, context: Context) -> None:
     await reply(update, render("destinations_admin", lang, phase="resumed", resumed=resumed))
     job_queue = context.application.job_queue
     if resumed is not None and resumed.released and job_queue is not None:
-        from bot.telegram.scheduling import drain_job  # the drain job is the scheduler's; send the held rows now
-
         job_queue.run_once(drain_job, DRAIN_SOON_S, name="outbox-resume")
 
 

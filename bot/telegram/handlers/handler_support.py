@@ -22,6 +22,7 @@ from jobs.rendering.messages import render, split_message
 
 log = logging.getLogger(__name__)
 
+
 def services_of(context: Context) -> Services:
     return context.bot_data.services
 

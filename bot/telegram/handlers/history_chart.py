@@ -21,6 +21,7 @@ from bot.telegram.handlers.handler_support import (
     send_captioned,
     services_of,
 )
+from jobs.rendering.charts import spread_chart  # matplotlib loads on the first chart, not at start-up
 from jobs.rendering.messages import render
 
 PERIODS = {"1y": 1, "3y": 3, "5y": 5, "all": None}
@@ -67,8 +68,6 @@ async def history(update: Update, context: Context) -> None:
 
 
 def _draw(series: pd.DataFrame, today: date, lang: str, view_from: date | None) -> bytes:
-    from jobs.rendering.charts import spread_chart  # matplotlib loads on the first chart, not at start-up
-
     return spread_chart(series, today=today, lang=lang, view_from=view_from)
 
 

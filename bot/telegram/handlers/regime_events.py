@@ -19,6 +19,7 @@ from telegram import Update
 from telegram.ext import Application, CommandHandler
 
 from bot.telegram.handlers.handler_support import Context, admin_only, args_of, chat_lang, reply, services_of
+from bot.telegram.handlers.regime_history_chart import regime_history
 from bot.telegram.handlers.status import sees_raw_errors
 from jobs.alerting.services import Services
 from jobs.regimes.repo import RegimeRepo
@@ -32,8 +33,6 @@ MAX_EVENT_LEN = 300
 
 async def regime(update: Update, context: Context) -> None:
     if [a.lower() for a in args_of(context)] == ["history"]:
-        from bot.telegram.handlers.regime_history_chart import regime_history
-
         await regime_history(update, context)
         return
     services = services_of(context)

@@ -14,14 +14,13 @@ from telegram import Update
 from telegram.constants import ParseMode
 
 from bot.telegram.handlers.handler_support import Context, chat_lang, data_status, no_data_text, reply, services_of
+from jobs.regimes.history import history_context
 from jobs.rendering.messages import render
 
 CAPTION_LIMIT = 1024
 
 
 async def regime_history(update: Update, context: Context) -> None:
-    from jobs.regimes.history import history_context
-
     services = services_of(context)
     lang = chat_lang(update, services)
     status = data_status(services)

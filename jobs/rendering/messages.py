@@ -18,8 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from jobs.config.languages import LANGS
 from jobs.market.industry_names import display_name
-from jobs.market.sources.akshare_sw import AkshareSwSource
-from jobs.market.sources.sample import SampleSource
+from jobs.market.sources.base import AKSHARE_SW_LABEL, SAMPLE_LABEL
 
 TELEGRAM_LIMIT = 4096
 # templates/ of the repository, through the link beside this module (the wheel holds a copy there)
@@ -43,8 +42,7 @@ def fmt_pctl(value: float | None) -> str:
 
 def source_zh(label: str) -> str:
     """The Chinese name of a data source's label (labels are English in the data layer)."""
-
-    names = {SampleSource.label: "合成样本数据（非真实行情）", AkshareSwSource.label: "申万2021一级行业（akshare）"}
+    names = {SAMPLE_LABEL: "合成样本数据（非真实行情）", AKSHARE_SW_LABEL: "申万2021一级行业（akshare）"}
     return names.get(label, label)
 
 
@@ -54,7 +52,6 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
 
 def industry_en(name: str, code: str = "") -> str:
     """Shenwan's English name of an industry (else the name as the source gives it)."""
-
     return display_name(name, code, "en")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from jobs.config.settings import DataSettings
 from jobs.market.calendar import TradingCalendar
-from jobs.market.sources.akshare_sw import AkshareSwSource
 from jobs.market.sources.base import FetchError, PriceBatch, Source
 from jobs.market.sources.csv_source import CsvSource
 from jobs.market.sources.sample import SampleSource
@@ -17,6 +16,10 @@ def make_source(settings: DataSettings, calendar: TradingCalendar | None = None)
     if spec == "sample":
         return SampleSource(calendar)
     if spec == "akshare":
+        # the live source loads only when chosen: it brings tenacity and the akshare wrapper, which start-up
+        # with a csv or the sample never needs
+        from jobs.market.sources.akshare_sw import AkshareSwSource
+
         return AkshareSwSource(settings)
     if spec.startswith("csv:"):
         return CsvSource(spec[4:])

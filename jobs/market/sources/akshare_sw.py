@@ -13,7 +13,7 @@ from datetime import date
 import pandas as pd
 
 from jobs.config.settings import DataSettings
-from jobs.market.sources.base import SW2021_L1, FetchError, PriceBatch
+from jobs.market.sources.base import AKSHARE_SW_LABEL, SW2021_L1, FetchError, PriceBatch
 from jobs.market.sources.upstream import akshare, call_upstream
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 class AkshareSwSource:
     name = "akshare"
-    label = "Shenwan 2021 level-1 (akshare)"
+    label = AKSHARE_SW_LABEL
     synthetic = False
 
     def __init__(self, settings: DataSettings, industries: dict[str, str] | None = None) -> None:

@@ -78,6 +78,10 @@ SW2021_L1_EN: dict[str, str] = {
     "801980": "Beauty Care",
 }
 
+# what users are shown as the source of the numbers (the messages name the first two in Chinese too)
+AKSHARE_SW_LABEL = "Shenwan 2021 level-1 (akshare)"
+SAMPLE_LABEL = "SYNTHETIC sample data (not market data)"
+
 BATCH_COLUMNS = ["date", "code", "name", "close", "amount"]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.market.calendar import TradingCalendar
-from jobs.market.sources.base import SW2021_L1, PriceBatch
+from jobs.market.sources.base import SAMPLE_LABEL, SW2021_L1, PriceBatch
 
 START = date(2009, 1, 5)
 SEED = 20090105
@@ -64,7 +64,7 @@ def synthetic_frame(until: date, calendar: TradingCalendar | None = None) -> pd.
 
 class SampleSource:
     name = "sample"
-    label = "SYNTHETIC sample data (not market data)"
+    label = SAMPLE_LABEL
     synthetic = True
 
     def __init__(self, calendar: TradingCalendar | None = None) -> None:

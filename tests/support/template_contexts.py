@@ -20,6 +20,7 @@ from jobs.engine.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.engine.report import NoDataReason, SpreadReport
 from jobs.engine.rules import RuleParams
 from jobs.model.figures import IndustryGain, Snapshot
+from jobs.model.revisions import PriceRevision, RevisionBatch
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
 from jobs.store.datastore import FetchRecord
@@ -73,6 +74,26 @@ def status(stale: bool = True) -> DataStatus:
         last_fetch=good,
         last_error=failed if stale else None,
     )
+
+
+def revision_ctx() -> dict[str, Any]:
+    revisions = (
+        PriceRevision("801750", DAY, 5273.09, 6327.708, name=EVIL),
+        PriceRevision("801760", date(2025, 2, 13), 1180.5, 1181.0, name="传媒"),
+        PriceRevision("801770", date(2025, 2, 13), None, 3120.25, name="通信"),
+    )
+    batch = RevisionBatch("csv:x", "2025-02-17T08:31:00+00:00", revisions, DAY, 53.99, 94.19, id=7)
+    return {
+        "batch": batch,
+        "shown": list(revisions),
+        "more": 12,
+        "industries": ["801750", "801760", "801770"],
+        "days": [date(2025, 2, 13), DAY],
+        "spread_after": 61.15,
+        "percentile_after": 99.1,
+        "source_label": f"CSV {EVIL}",
+        "timezone": "Asia/Shanghai",
+    }
 
 
 def snapshot_ctx() -> dict[str, Any]:
@@ -166,6 +187,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "status": status(),
         "stale": True,
     },
+    "data_revised": revision_ctx,
     **REGIME_CONTEXTS,
     **ALERT_CONTEXTS,
 }

@@ -20,7 +20,7 @@ from jobs.engine.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.engine.report import NoDataReason, SpreadReport
 from jobs.engine.rules import RuleParams
 from jobs.model.figures import IndustryGain, Snapshot
-from jobs.model.revisions import PriceRevision, RevisionBatch
+from jobs.model.revisions import PriceRevision, RevisionBatch, RevisionSpan
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
 from jobs.store.datastore import FetchRecord
@@ -73,6 +73,7 @@ def status(stale: bool = True) -> DataStatus:
         stale=stale,
         last_fetch=good,
         last_error=failed if stale else None,
+        revised=RevisionSpan(DAY, "2025-02-17T08:31:00+00:00", 1),
     )
 
 
@@ -120,7 +121,9 @@ def backtest_ctx() -> dict[str, Any]:
     )
     episode = Episode(span, Basket(("801750",), ("801950",), (EVIL,), ("煤炭",)), forwards)
     summary = Summary(1, 0, 1, 1, 3, 28.0, {1: 3.0, 3: -22.0, 6: None}, {1: 4.0, 3: -25.0, 6: None})
-    result = BacktestResult(RuleParams(), date(2010, 1, 4), DAY, DAY, (1, 3, 6), (episode,), summary)
+    result = BacktestResult(
+        RuleParams(), date(2010, 1, 4), DAY, DAY, (1, 3, 6), (episode,), summary, revised_from=date(2024, 12, 2)
+    )
     result = with_regimes(result, RegimeHistory(()))  # no day of history: every scenario unknown
     return {"bt": result, "recent": result.recent(3), "status": status(), "stale": True}
 

@@ -23,7 +23,7 @@ from support.bot_harness import filled_db  # noqa: F401  (the real CSV's store, 
 
 from bot.cli.main import main
 from jobs.alerting.daily import run_daily
-from jobs.alerting.notices import DATA_RULE
+from jobs.alerting.recipients import DATA_RULE
 from jobs.alerting.services import Services
 from jobs.config.settings import parse_settings
 from jobs.market.calendar import TradingCalendar, shipped_trading_days

@@ -17,7 +17,7 @@ SECRET = "123456789:AAH-not-a-real-token-but-secret"
 def test_the_example_config_loads() -> None:
     settings, path = load_settings(REPO / "config.example.yaml")
     assert path == REPO / "config.example.yaml"
-    assert settings.data.source == "akshare"
+    assert settings.data.source == "akshare" and settings.data.revision_window_days == 20
     assert settings.metric.window == "6M" and settings.metric.top_k == 5
     assert settings.metric.history_start == date(2010, 1, 1)
     assert settings.schedule.timezone == "Asia/Shanghai" and settings.schedule.daily_time == time(16, 30)
@@ -48,6 +48,7 @@ BAD = {
     "alerts": "alerts:\n  resolve_percentile: 95\n",
     "schedule.daily_time": "schedule:\n  daily_time: '25:99'\n",
     "metric.top_k": "metric:\n  top_k: 0\n",
+    "data.revision_window_days": "data:\n  revision_window_days: -1\n",
     "telegram: webhook_url": "telegram:\n  mode: webhook\n",
     "lang": "lang: fr\n",
     "not valid YAML": "data: [\n",

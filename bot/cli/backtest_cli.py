@@ -104,6 +104,11 @@ def format_table(result: Any) -> str:
         "dS = spread change since firing; T-B = equal-weight top five minus bottom five at firing, return in % points.",
         "* = a basket member was no longer published by then: counted at its last close (carried forward).",
     ]
+    if result.revised_from is not None:
+        lines.append(
+            f"Revised data: the source restated closes from {result.revised_from} on; this replay uses the revised "
+            "history, so episodes from then on may differ from the alerts sent at the time."
+        )
 
     return "\n".join(lines + regime_lines(result))
 

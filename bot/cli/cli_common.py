@@ -13,6 +13,7 @@ from datetime import date
 from enum import IntEnum
 from pathlib import Path
 
+from jobs.alerting.revision_notices import announce_revisions
 from jobs.config.settings import Settings, load_settings, parse_settings, resolve_paths
 from jobs.engine.pipeline import Engine, UpdateResult
 from jobs.engine.report import NoDataReason, explain_no_data
@@ -94,7 +95,7 @@ def open_store(settings: Settings) -> Store:
 
 
 def open_engine(settings: Settings) -> Engine:
-    return Engine(settings, open_store(settings))
+    return Engine(settings, open_store(settings), announce_revisions=announce_revisions)
 
 
 def no_data_reason(engine: Engine, update: UpdateResult | None) -> NoDataReason:

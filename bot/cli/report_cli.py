@@ -77,6 +77,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         print_message(render("spread", settings.lang, **ctx))
         print()
         print_message(render("top5", settings.lang, **ctx))
+    if (revision := result.refresh.revision) is not None:
+        warn(
+            f"warning: the source restated {len(revision.revisions)} stored close(s) from {revision.first_day}; "
+            "the snapshots from that day were computed again"
+        )
     if not result.refresh.ok:
         warn(f"warning: refresh failed, showing the last good data: {result.refresh.message}")
         return ExitCode.STALE
@@ -102,12 +107,16 @@ def cmd_export(args: argparse.Namespace) -> int:
         print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     text = history_csv(snapshots)
+    revised = engine.store.revision_span(source)
+    note = f"revised data: the source restated closes from {revised.first_day} on" if revised else None
     if args.csv is None:
         sys.stdout.write(text)
+        if note:
+            print(f"note: {note}", file=sys.stderr)  # stdout is the CSV itself
     else:
         write_output(args.csv, text)
         first, last = snapshots[0].as_of, snapshots[-1].as_of
-        print(f"{args.csv}: {len(snapshots)} trading days, {first} to {last}")
+        print(f"{args.csv}: {len(snapshots)} trading days, {first} to {last}" + (f"; {note}" if note else ""))
     if update is not None and not update.refresh.ok:
         warn(f"warning: refresh failed, exported the last good data: {update.refresh.message}")
         return ExitCode.STALE

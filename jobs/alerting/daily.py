@@ -41,7 +41,8 @@ from jobs.alerting.alert_log import (
     state_to_json,
 )
 from jobs.alerting.destinations import excluded_chats
-from jobs.alerting.notices import chat_lang, notify_admins
+from jobs.alerting.notices import notify_admins
+from jobs.alerting.recipients import chat_lang
 from jobs.alerting.services import Services
 from jobs.engine.rules import AlertState, Observation, RuleParams, evaluate, params_from_settings
 from jobs.model.figures import Snapshot

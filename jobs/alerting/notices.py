@@ -8,27 +8,15 @@ trading day for a missing day, the calendar's known end for calendar notices).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from jobs.alerting.recipients import DATA_RULE, Render, Split, chat_lang
 from jobs.alerting.services import Services
-from jobs.config.languages import reader_lang
-from jobs.config.settings import Settings
 from jobs.rendering.messages import render, split_message
-from jobs.store.chats import Chat
 from jobs.store.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-DATA_RULE = "data"  # outbox rule id of admin notices
-Render = Callable[..., str]  # render(kind, lang, **context) -> text
-Split = Callable[[str], list[str]]
-
-
-def chat_lang(chat: Chat | None, settings: Settings) -> str:
-    return reader_lang(chat.lang if chat is not None else None, None, settings.lang)
-
 
 def notify_admins(
     services: Services,

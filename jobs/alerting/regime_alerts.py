@@ -16,7 +16,7 @@ from typing import Any
 
 from jobs.alerting.alert_log import ChatOutcome, TransitionRecord, record_transitions
 from jobs.alerting.destinations import excluded_chats
-from jobs.alerting.notices import chat_lang
+from jobs.alerting.recipients import chat_lang
 from jobs.alerting.services import Services
 from jobs.regimes.inputs import InputRefresh, refresh_regime_inputs
 from jobs.regimes.service import RegimeReport, update_regimes

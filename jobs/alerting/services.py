@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from jobs.alerting.revision_notices import announce_revisions
 from jobs.config.settings import Settings
 from jobs.engine.pipeline import Engine, now_utc
 from jobs.store.chats import ChatRepo
@@ -23,4 +24,5 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, clock: Callable[[], datetime] = now_utc) -> Services:
         store = Store(settings.storage.target)
-        return cls(settings=settings, store=store, engine=Engine(settings, store), chats=ChatRepo(store), clock=clock)
+        engine = Engine(settings, store, announce_revisions=announce_revisions)
+        return cls(settings=settings, store=store, engine=engine, chats=ChatRepo(store), clock=clock)

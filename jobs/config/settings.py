@@ -37,6 +37,9 @@ class DataSettings(Strict):
     fetch_retries: int = Field(3, ge=0, le=10)
     backoff_s: float = Field(2.0, ge=0, le=300)
     max_daily_move: float = Field(0.25, gt=0, le=1.0)
+    # live sources restate closes (corrections, re-based series): each refresh fetches this many stored
+    # trading days again and takes in what changed; 0 = never (a csv file is re-read whole when it changes)
+    revision_window_days: int = Field(20, ge=0, le=250)
     # a file of trading days (one YYYY-MM-DD per line, or a CSV whose first column is the date) used
     # instead of the calendar akshare ships; live refreshes extend it
     calendar_file: Path | None = None

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -168,6 +168,9 @@ class BacktestResult:
     episodes: tuple[Episode, ...]
     summary: Summary
     regimes: RegimeAttachment | None = None  # the scenarios per episode (``jobs.regimes.episodes``)
+    # the source restated closes from this day on: the replay runs on the revised history, so its episodes
+    # from then on may differ from the alerts sent at the time
+    revised_from: date | None = None
 
     def scenarios(self, episode: Episode) -> Any:
         if self.regimes is None:
@@ -195,6 +198,7 @@ class BacktestResult:
             },
             "first_day": d(self.first_day),
             "last_day": d(self.last_day),
+            "revised_from": d(self.revised_from),
             "horizons": list(self.horizons),
             "summary": {
                 "episodes": s.episodes,
@@ -455,4 +459,8 @@ def load_backtest(
             raise ValueError(f"no stored snapshot for the firing day {span.start}")
         baskets[span.start] = Basket.from_snapshot(snap)
     closes = store.load_prices(source) if spans else pd.DataFrame(dtype=float)
-    return run_backtest(series, closes, baskets, params, start, end, horizons, spans=spans)
+    result = run_backtest(series, closes, baskets, params, start, end, horizons, spans=spans)
+    revised = store.revision_span(source)
+    if revised is None or result.last_day is None or revised.first_day > result.last_day:
+        return result
+    return replace(result, revised_from=revised.first_day)

@@ -8,24 +8,36 @@ rows stored and is up to date.
 
 Only complete days get a snapshot (``jobs.engine.spread.absent_closes``): a day lacking an industry waits,
 and ``status`` names what it lacks.
+
+Sources restate closes (index providers correct them and re-base series; users edit their CSV). A refresh
+fetches an overlap of the stored past again (``Reread``: the last ``data.revision_window_days`` for
+akshare, the whole file for a CSV whose stamp changed), validates it with the new rows as one batch
+from before the overlap, and stores what differs: a changed close replaces the stored one (which is kept
+in the audit table, ``price_revisions``), and the snapshots are computed again from the earliest changed
+day, so the store ends up as a fresh one built from the same data. Alert transitions already recorded
+stay as they were: they were right on what was known then.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from jobs.config.settings import Settings
 from jobs.engine.spread import compute_history, incomplete_days
 from jobs.market.calendar import TradingCalendar
 from jobs.market.sources import FetchError, Source, make_source
+from jobs.market.sources.base import reread_of
 from jobs.market.validate import BatchRejected, validate_batch
 from jobs.model.figures import SpreadHistory
-from jobs.store.datastore import FetchRecord, Store
+from jobs.model.revisions import PriceRevision, RevisionBatch, RevisionSpan
+from jobs.store.datastore import FetchRecord, Store, now_iso
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,7 @@ class RefreshResult:
     rows: int
     last_date: date | None
     message: str
+    revision: RevisionBatch | None = None  # the stored closes this refresh replaced
 
 
 @dataclass(frozen=True)
@@ -65,6 +78,17 @@ class DataStatus:
     incomplete: IncompleteDay | None = None  # the first day after the last complete one, if it lacks closes
     unconfirmed_date: date | None = None  # a presumed trading day past the known calendar, without data
     calendar_known_until: date | None = None
+    revised: RevisionSpan | None = None  # the stored history differs from what was first stored from this day
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What a validated batch changes in the store: the rows to write, the closes they restate, and the
+    first day whose snapshot depends on them (None: only days after the last snapshot)."""
+
+    rows: pd.DataFrame
+    revisions: tuple[PriceRevision, ...] = ()
+    recompute_from: date | None = None
 
 
 def now_utc() -> datetime:
@@ -78,9 +102,13 @@ class Engine:
         store: Store,
         source: Source | None = None,
         calendar: TradingCalendar | None = None,
+        announce_revisions: Callable[[Engine], object] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
+        # called after every successful update to tell the admins of revision batches not told yet (the
+        # alerting layer renders and queues that notice); a notice that fails is retried by the next update
+        self.announce_revisions = announce_revisions
         self.calendar = calendar or self.published_calendar()
         self.source = source or make_source(settings.data, self.calendar)
         self.tz = ZoneInfo(settings.schedule.timezone)
@@ -115,10 +143,13 @@ class Engine:
         name = self.source.name
         since = self.fetch_since()
         try:
-            batch = self.source.fetch(since, until)
-            stored = self.store.last_closes(name)
-            batch.rows = _not_stored(batch.rows, stored)
-            rows = validate_batch(batch, stored, self.settings.data.max_daily_move)
+            start, stamp = self.reread_start(since)
+            batch = self.source.fetch(start, until)
+            # the overlap is validated with the new rows as one batch following the closes before it,
+            # so a restated close passes exactly the checks it would pass in a fresh store
+            before = self.store.last_closes(name, on_or_before=start) if start is not None else {}
+            rows = validate_batch(batch, before, self.settings.data.max_daily_move)
+            changes = self.changes(rows)
         except (FetchError, BatchRejected, Exception) as exc:
             # Anything a source raises is a failed refresh: logged (with a traceback when it is not a
             # known fetch/validation failure), recorded, last good data kept, never a half-stored batch.
@@ -135,20 +166,106 @@ class Engine:
                 FetchRecord(name, "prices", started, now_utc().isoformat(timespec="seconds"), False, 0, since, message)
             )
             return RefreshResult(name, False, 0, since, message)
+        rows = changes.rows
         names = {
             (c, d, n)
             for c, d, n in rows[["code", "date", "name"]].drop_duplicates(["code", "name"]).itertuples(index=False)
         }
-        written = self.store.save_batch(name, rows, sorted(names)) if not rows.empty else 0
-        if written and (last_snap := self.store.last_snapshot_date(name)) and min(rows["date"]) <= last_snap:
-            self.store.set_meta(f"metric:{name}", "")  # a late close filled an earlier day: recompute all
+        revision = self._revision_batch(changes.revisions)
+        written = (
+            self.store.save_batch(name, rows, sorted(names), revision, changes.recompute_from) if not rows.empty else 0
+        )
+        if stamp is not None:
+            self.store.set_meta(f"source_stamp:{name}", stamp)
         last = self.store.last_price_date(name)
-        message = f"{written} new rows" if written else "no new data"
+        replaced = len(revision.changed) if revision else 0
+        message = f"{written - replaced} new rows" if written > replaced else "no new data"
+        if revision is not None:
+            message += f", {len(revision.revisions)} close(s) of stored days restated from {revision.first_day}"
+            log.warning("refresh of %s: the source restated %d close(s)", name, len(revision.revisions))
         log.info("refresh of %s: %s (data up to %s)", name, message, last)
         self.store.log_fetch(
             FetchRecord(name, "prices", started, now_utc().isoformat(timespec="seconds"), True, written, last, message)
         )
-        return RefreshResult(name, True, written, last, message)
+        return RefreshResult(name, True, written, last, message, revision)
+
+    def reread_start(self, since: date | None) -> tuple[date | None, str | None]:
+        """(where the fetch starts: ``since`` or earlier, to re-read the source's overlap; the source's
+        stamp to record once the refresh succeeds, when it changed)."""
+        name = self.source.name
+        policy = reread_of(self.source)
+        if policy.stamp is not None and policy.stamp != self.store.get_meta(f"source_stamp:{name}"):
+            return None, policy.stamp
+        if since is None or policy.days <= 0:
+            return since, None
+        window = self.store.price_date_back(name, policy.days)
+        return (None if window is None else min(since, window)), None
+
+    def changes(self, rows: pd.DataFrame) -> Changes:
+        """Split a validated batch into what is new, what restates a stored close, and what is unchanged
+        (left out). A close added inside the stored history counts as a revision too when it lands on
+        a day already used (its old value is None)."""
+        name = self.source.name
+        if rows.empty:
+            return Changes(rows)
+        closes = self.store.load_prices(name)
+        if closes.empty:
+            return Changes(rows)
+        days = pd.DatetimeIndex(pd.to_datetime(rows["date"]))
+        codes = rows["code"].astype(str)
+        r = closes.index.get_indexer(days)
+        c = closes.columns.get_indexer(pd.Index(codes))
+        old = np.full(len(rows), np.nan)
+        hit = (r >= 0) & (c >= 0)
+        old[hit] = closes.to_numpy()[r[hit], c[hit]]
+        new = rows["close"].to_numpy(dtype=float)
+        stored = ~np.isnan(old)
+        # a close read back from text or JSON is the same float; the tolerance only absorbs noise
+        changed = stored & ~np.isclose(new, np.where(stored, old, new), rtol=1e-9, atol=0.0)
+        added = ~stored
+        last_snap = self.store.last_snapshot_date(name)
+        used = np.asarray(days <= pd.Timestamp(last_snap)) if last_snap is not None else np.zeros(len(rows), bool)
+        candidates = [d.date() for d in days[changed]]
+        # an added close can change which earlier days are complete: from the day after the industry's
+        # previous stored close (or its own day, when the industry had none before it)
+        for code, first in pd.Series(days[added], index=codes[added].to_numpy()).groupby(level=0).min().items():
+            series = closes[code].loc[: first - pd.Timedelta(days=1)].dropna() if code in closes else None
+            affected = first if series is None or series.empty else series.index[-1] + pd.Timedelta(days=1)
+            candidates.append(affected.date())
+        recompute_from = min(candidates) if candidates else None
+        if last_snap is None or (recompute_from is not None and recompute_from > last_snap):
+            recompute_from = None  # only days not computed yet: the recompute after the last snapshot covers them
+        restated = changed | (added & used)
+        revisions: tuple[PriceRevision, ...] = ()
+        if restated.any():
+            amounts = self.store.load_prices(name, "amount") if changed.any() else None
+            amount_col = rows["amount"] if "amount" in rows.columns else pd.Series(np.nan, index=rows.index)
+            revisions = tuple(
+                PriceRevision(
+                    code=str(rows["code"].iat[i]),
+                    day=rows["date"].iat[i],
+                    old_close=float(old[i]) if stored[i] else None,
+                    new_close=float(new[i]),
+                    old_amount=_amount_at(amounts, days[i], str(codes.iat[i])) if stored[i] else None,
+                    new_amount=None if pd.isna(amount_col.iat[i]) else float(amount_col.iat[i]),
+                    name=str(rows["name"].iat[i]),
+                )
+                for i in np.flatnonzero(restated)
+            )
+        return Changes(rows.loc[added | changed].reset_index(drop=True), revisions, recompute_from)
+
+    def _revision_batch(self, revisions: tuple[PriceRevision, ...]) -> RevisionBatch | None:
+        if not revisions:
+            return None
+        latest = self.store.snapshot(self.source.name)
+        return RevisionBatch(
+            source=self.source.name,
+            revised_at=now_iso(),
+            revisions=revisions,
+            latest_day=latest.as_of if latest else None,
+            spread_before=latest.spread if latest else None,
+            percentile_before=latest.percentile if latest else None,
+        )
 
     def fetch_since(self) -> date | None:
         """Fetch after the last complete day, so that a late close of an incomplete day is picked up."""
@@ -175,12 +292,17 @@ class Engine:
         signature = self.metric_signature()
         same_metric = self.store.get_meta(key) == signature
         since = self.store.last_snapshot_date(name) if same_metric else None
+        redo = self.store.recompute_from(name)
+        if since is not None and redo is not None and redo <= since:
+            since = redo - timedelta(days=1)  # restated closes: every snapshot from their first day
         last_price = self.store.last_price_date(name)
         if last_price is None or (since is not None and since >= last_price):
-            return 0, since
+            return 0, self.store.last_snapshot_date(name)
         history = self.compute()
         written = self.store.save_history(name, history, since=since)
         self.store.set_meta(key, signature)
+        if redo is not None:
+            self.store.clear_recompute_from(name, redo)
         return written, self.store.last_snapshot_date(name)
 
     def update(self, until: date | None = None) -> UpdateResult:
@@ -190,6 +312,12 @@ class Engine:
                 return UpdateResult(refresh, 0, self.store.last_snapshot_date(self.source.name))
             written, last = self.recompute()
         self.reload_calendar()
+        if self.announce_revisions is not None:
+            try:
+                self.announce_revisions(self)
+            except Exception:
+                # the data is stored and computed; the notice stays due and the next update queues it
+                log.exception("telling the admins of revised closes of %s failed", self.source.name)
         return UpdateResult(refresh, written, last)
 
     # -- status --------------------------------------------------------------------------------
@@ -246,18 +374,12 @@ class Engine:
             incomplete=incomplete,
             unconfirmed_date=unconfirmed,
             calendar_known_until=self.calendar.known_until,
+            revised=self.store.revision_span(name),
         )
 
 
-def _not_stored(rows: pd.DataFrame, stored: dict[str, tuple[date, float]]) -> pd.DataFrame:
-    """Drop the rows at or before each industry's stored last date: they are stored already.
-
-    A fetch starts after the last complete day, which can be before some industries' last rows.
-    """
-    if rows.empty or not stored or "code" not in rows.columns or "date" not in rows.columns:
-        return rows
-    keep = [
-        not isinstance(d, date) or str(c) not in stored or d > stored[str(c)][0]
-        for c, d in zip(rows["code"], rows["date"], strict=True)
-    ]
-    return rows.loc[keep].reset_index(drop=True)
+def _amount_at(amounts: pd.DataFrame | None, day: pd.Timestamp, code: str) -> float | None:
+    if amounts is None or day not in amounts.index or code not in amounts.columns:
+        return None
+    value = amounts.at[day, code]
+    return None if pd.isna(value) else float(value)

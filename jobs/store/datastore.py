@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.model.figures import IndustryGain, NameBook, Snapshot, SpreadHistory
+from jobs.model.revisions import PriceRevision, RevisionBatch, RevisionSpan
 from jobs.store.db import Connection, Database, StoreError, db_errors, is_url, upsert_sql
 from jobs.store.db_postgres import PostgresDatabase
 from jobs.store.db_sqlite import SqliteDatabase, lock_path, sqlite_error
@@ -159,25 +160,52 @@ class Store:
         row = self.connect().execute("SELECT MAX(date) FROM prices WHERE source = ?", (source,)).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None
 
-    def last_closes(self, source: str) -> dict[str, tuple[date, float]]:
+    def last_closes(self, source: str, on_or_before: date | None = None) -> dict[str, tuple[date, float]]:
+        """Each industry's last stored (date, close), or its last on or before ``on_or_before``."""
+        bound = (on_or_before or date.max).isoformat()
         rows = (
             self.connect()
             .execute(
                 """SELECT p.code, p.date, p.close FROM prices p
-               JOIN (SELECT code, MAX(date) AS d FROM prices WHERE source = ? GROUP BY code) m
+               JOIN (SELECT code, MAX(date) AS d FROM prices WHERE source = ? AND date <= ? GROUP BY code) m
                  ON p.code = m.code AND p.date = m.d
                WHERE p.source = ?""",
-                (source, source),
+                (source, bound, source),
             )
             .fetchall()
         )
         return {r["code"]: (date.fromisoformat(r["date"]), float(r["close"])) for r in rows}
 
-    def save_batch(self, source: str, batch: pd.DataFrame, names: Iterable[tuple[str, date, str]]) -> int:
-        """Store a validated batch (columns date, code, close, optional amount) in one transaction."""
+    def price_date_back(self, source: str, days: int) -> date | None:
+        """The stored date ``days`` dates before the last one (None when fewer are stored)."""
+        row = (
+            self.connect()
+            .execute(
+                "SELECT DISTINCT date FROM prices WHERE source = ? ORDER BY date DESC LIMIT 1 OFFSET ?",
+                (source, days),
+            )
+            .fetchone()
+        )
+        return date.fromisoformat(row[0]) if row else None
+
+    def save_batch(
+        self,
+        source: str,
+        batch: pd.DataFrame,
+        names: Iterable[tuple[str, date, str]],
+        revision: RevisionBatch | None = None,
+        recompute_from: date | None = None,
+    ) -> int:
+        """Store a validated batch (columns date, code, close, optional amount) in one transaction.
+
+        Rows already stored are replaced; ``revision`` keeps the values they replace, and
+        ``recompute_from`` marks the first day whose snapshot must be computed again (``recompute_from``,
+        cleared by ``clear_recompute_from``): written with the rows, so a crash between the save and the
+        recompute cannot leave snapshots of the old closes standing.
+        """
         amount = batch["amount"] if "amount" in batch.columns else pd.Series([None] * len(batch))
         rows = [
-            (source, str(c), d.isoformat(), float(v), None if a is None or pd.isna(a) else float(a))
+            (source, str(c), d.isoformat(), float(v), _optional(a))
             for c, d, v, a in zip(batch["code"], batch["date"], batch["close"], amount, strict=True)
         ]
         version_key = f"prices_version:{source}"
@@ -193,11 +221,120 @@ class Store:
                    ON CONFLICT DO NOTHING""",
                 [(source, c, d.isoformat(), n) for c, d, n in names],
             )
+            if revision is not None and revision.revisions:
+                self._save_revision(conn, revision)
+            if recompute_from is not None:
+                key = f"recompute_from:{source}"
+                pending = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+                earliest = min(recompute_from.isoformat(), str(pending[0]) if pending and pending[0] else "9999")
+                self.set_meta(key, earliest, conn)
             # a version per source lets every process know whether its cached price frame is current
             version = now_iso() + f"#{time.monotonic_ns()}"
             self.set_meta(version_key, version, conn)
         self._extend_cached_prices(source, None if before is None else str(before[0]), version, rows)
         return len(rows)
+
+    def _save_revision(self, conn: Connection, revision: RevisionBatch) -> None:
+        batch_id = conn.execute(
+            """INSERT INTO revision_batches (source, revised_at, first_day, last_day, rows, latest_day,
+               spread_before, percentile_before) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+            (
+                revision.source,
+                revision.revised_at,
+                revision.first_day.isoformat(),
+                revision.last_day.isoformat(),
+                len(revision.revisions),
+                revision.latest_day.isoformat() if revision.latest_day else None,
+                revision.spread_before,
+                revision.percentile_before,
+            ),
+        ).fetchone()[0]
+        conn.executemany(
+            """INSERT INTO price_revisions (batch_id, source, code, date, old_close, new_close, old_amount,
+               new_amount, revised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            [
+                (
+                    int(batch_id),
+                    revision.source,
+                    r.code,
+                    r.day.isoformat(),
+                    r.old_close,
+                    r.new_close,
+                    r.old_amount,
+                    r.new_amount,
+                    revision.revised_at,
+                )
+                for r in revision.revisions
+            ],
+        )
+
+    def recompute_from(self, source: str) -> date | None:
+        """The first day whose stored snapshot predates a change of the closes it depends on."""
+        value = self.get_meta(f"recompute_from:{source}")
+        return date.fromisoformat(value) if value else None
+
+    def clear_recompute_from(self, source: str, done: date) -> None:
+        """Clear the mark once the snapshots from ``done`` on are written (unless an earlier day came since)."""
+        key = f"recompute_from:{source}"
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM meta WHERE key = ? AND value >= ?", (key, done.isoformat()))
+
+    # -- revisions -----------------------------------------------------------------------------
+    def revision_batches(self, source: str, unannounced: bool = False) -> list[RevisionBatch]:
+        """The source's revision batches, oldest first, each with its revised rows."""
+        sql = "SELECT * FROM revision_batches WHERE source = ?"
+        if unannounced:
+            sql += " AND announced_at IS NULL"
+        conn = self.connect()
+        batches = conn.execute(sql + " ORDER BY id", (source,)).fetchall()
+        out = []
+        for b in batches:
+            rows = conn.execute(
+                "SELECT * FROM price_revisions WHERE batch_id = ? ORDER BY date, code", (b["id"],)
+            ).fetchall()
+            revisions = tuple(
+                PriceRevision(
+                    code=r["code"],
+                    day=date.fromisoformat(r["date"]),
+                    old_close=_optional(r["old_close"]),
+                    new_close=float(r["new_close"]),
+                    old_amount=_optional(r["old_amount"]),
+                    new_amount=_optional(r["new_amount"]),
+                )
+                for r in rows
+            )
+            out.append(
+                RevisionBatch(
+                    source=b["source"],
+                    revised_at=b["revised_at"],
+                    revisions=revisions,
+                    latest_day=date.fromisoformat(b["latest_day"]) if b["latest_day"] else None,
+                    spread_before=_optional(b["spread_before"]),
+                    percentile_before=_optional(b["percentile_before"]),
+                    id=int(b["id"]),
+                )
+            )
+        return out
+
+    def mark_revision_announced(self, conn: Connection, batch_id: int) -> bool:
+        """Mark a batch told (inside the caller's transaction); False if another process told it first."""
+        cur = conn.execute(
+            "UPDATE revision_batches SET announced_at = ? WHERE id = ? AND announced_at IS NULL", (now_iso(), batch_id)
+        )
+        return bool(cur.rowcount)
+
+    def revision_span(self, source: str) -> RevisionSpan | None:
+        """From which day the stored history differs from what was first stored, and when it last changed."""
+        row = (
+            self.connect()
+            .execute(
+                "SELECT MIN(first_day), MAX(revised_at), COUNT(*) FROM revision_batches WHERE source = ?", (source,)
+            )
+            .fetchone()
+        )
+        if row is None or not row[0]:
+            return None
+        return RevisionSpan(date.fromisoformat(row[0]), str(row[1]), int(row[2]))
 
     def _extend_cached_prices(self, source: str, before: str | None, version: str, rows: list[tuple[Any, ...]]) -> None:
         """Bring the cached frames up to the version just written by applying the batch's rows, instead
@@ -272,8 +409,11 @@ class Store:
             snap = history._snapshot_at(pos)
             rows.append(_snapshot_row(source, snap, computed_at))
         with self.transaction() as conn:
-            if since is None:
-                conn.execute("DELETE FROM snapshots WHERE source = ?", (source,))
+            # days after ``since`` that are no longer complete (a close added inside an industry's
+            # series) lose their snapshot rather than keep one of the old closes
+            conn.execute(
+                "DELETE FROM snapshots WHERE source = ? AND date > ?", (source, (since or date.min).isoformat())
+            )
             conn.executemany(
                 upsert_sql("snapshots", SNAPSHOT_COLUMNS, key=("source", "date")),
                 rows,
@@ -384,6 +524,10 @@ SNAPSHOT_COLUMNS = (
     "source", "date", "spread", "percentile", "top_avg", "bottom_avg", "n_ranked", "history_days",
     "history_rank", "base_date", "window", "k", "gains_json", "computed_at",
 )  # fmt: skip
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _gain_dict(g: IndustryGain) -> dict[str, Any]:

@@ -127,4 +127,24 @@ MIGRATIONS: list[str] = [
         last_error TEXT
     );
     """,
+    # restated closes: a refresh that replaces stored closes (or adds one to a day already used) is one
+    # revision batch; the replaced values are kept with the time of the revision, and the batch keeps
+    # the latest day's spread before it and whether the admins have been told
+    """
+    CREATE TABLE revision_batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        source TEXT NOT NULL, revised_at TEXT NOT NULL,
+        first_day TEXT NOT NULL, last_day TEXT NOT NULL, rows INTEGER NOT NULL,
+        latest_day TEXT, spread_before REAL, percentile_before REAL,
+        announced_at TEXT
+    );
+    CREATE INDEX revision_batches_by_source ON revision_batches (source, id);
+    CREATE TABLE price_revisions (
+        batch_id INTEGER NOT NULL, source TEXT NOT NULL, code TEXT NOT NULL, date TEXT NOT NULL,
+        old_close REAL, new_close REAL NOT NULL, old_amount REAL, new_amount REAL,
+        revised_at TEXT NOT NULL,
+        PRIMARY KEY (batch_id, code, date)
+    ) WITHOUT ROWID;
+    CREATE INDEX price_revisions_by_source ON price_revisions (source, date);
+    """,
 ]

@@ -20,6 +20,7 @@ from jobs.engine.pipeline import DataStatus, RefreshResult, UpdateResult
 from jobs.engine.report import NoDataReason, SpreadReport
 from jobs.engine.rules import RuleParams
 from jobs.model.figures import IndustryGain, Snapshot
+from jobs.model.revisions import PriceRevision, RevisionBatch, RevisionSpan
 from jobs.regimes.episodes import with_regimes
 from jobs.regimes.history import RegimeHistory
 from jobs.store.datastore import FetchRecord
@@ -72,7 +73,28 @@ def status(stale: bool = True) -> DataStatus:
         stale=stale,
         last_fetch=good,
         last_error=failed if stale else None,
+        revised=RevisionSpan(DAY, "2025-02-17T08:31:00+00:00", 1),
     )
+
+
+def revision_ctx() -> dict[str, Any]:
+    revisions = (
+        PriceRevision("801750", DAY, 5273.09, 6327.708, name=EVIL),
+        PriceRevision("801760", date(2025, 2, 13), 1180.5, 1181.0, name="传媒"),
+        PriceRevision("801770", date(2025, 2, 13), None, 3120.25, name="通信"),
+    )
+    batch = RevisionBatch("csv:x", "2025-02-17T08:31:00+00:00", revisions, DAY, 53.99, 94.19, id=7)
+    return {
+        "batch": batch,
+        "shown": list(revisions),
+        "more": 12,
+        "industries": ["801750", "801760", "801770"],
+        "days": [date(2025, 2, 13), DAY],
+        "spread_after": 61.15,
+        "percentile_after": 99.1,
+        "source_label": f"CSV {EVIL}",
+        "timezone": "Asia/Shanghai",
+    }
 
 
 def snapshot_ctx() -> dict[str, Any]:
@@ -99,7 +121,9 @@ def backtest_ctx() -> dict[str, Any]:
     )
     episode = Episode(span, Basket(("801750",), ("801950",), (EVIL,), ("煤炭",)), forwards)
     summary = Summary(1, 0, 1, 1, 3, 28.0, {1: 3.0, 3: -22.0, 6: None}, {1: 4.0, 3: -25.0, 6: None})
-    result = BacktestResult(RuleParams(), date(2010, 1, 4), DAY, DAY, (1, 3, 6), (episode,), summary)
+    result = BacktestResult(
+        RuleParams(), date(2010, 1, 4), DAY, DAY, (1, 3, 6), (episode,), summary, revised_from=date(2024, 12, 2)
+    )
     result = with_regimes(result, RegimeHistory(()))  # no day of history: every scenario unknown
     return {"bt": result, "recent": result.recent(3), "status": status(), "stale": True}
 
@@ -166,6 +190,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "status": status(),
         "stale": True,
     },
+    "data_revised": revision_ctx,
     **REGIME_CONTEXTS,
     **ALERT_CONTEXTS,
 }

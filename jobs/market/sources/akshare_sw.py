@@ -1,7 +1,8 @@
 """Live source: Shenwan 2021 level-1 industry indices through akshare's ``index_hist_sw``.
 
 One call per index returns its whole daily history; the first fetch keeps all of it (backfill), later
-ones keep only the dates after the last stored one. If any index fails after its retries, the whole
+ones keep the dates after the last stored one and the last ``data.revision_window_days`` stored ones,
+which the pipeline compares with the store to take in restated closes. If any index fails after its retries, the whole
 batch fails: a cross-section with a missing industry would silently change the top/bottom five.
 """
 
@@ -13,7 +14,7 @@ from datetime import date
 import pandas as pd
 
 from jobs.config.settings import DataSettings
-from jobs.market.sources.base import AKSHARE_SW_LABEL, SW2021_L1, FetchError, PriceBatch
+from jobs.market.sources.base import AKSHARE_SW_LABEL, SW2021_L1, FetchError, PriceBatch, Reread
 from jobs.market.sources.upstream import akshare, call_upstream
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,10 @@ class AkshareSwSource:
                 "amount": pd.to_numeric(df["成交额"], errors="coerce") if "成交额" in df.columns else float("nan"),
             }
         )
+
+    def reread(self) -> Reread:
+        """Shenwan corrects recent closes now and then: the last ``data.revision_window_days`` again."""
+        return Reread(days=self.settings.revision_window_days)
 
     def fetch(self, since: date | None, until: date) -> PriceBatch:
         parts = []

@@ -104,6 +104,14 @@ class PriceBatch:
         return None if self.rows.empty else max(self.rows["date"])
 
 
+@dataclass(frozen=True)
+class Reread:
+    """How much of the stored past a refresh fetches again, to take in closes the source has restated."""
+
+    days: int = 0  # the last N stored trading days
+    stamp: str | None = None  # the whole history, whenever this differs from the last refresh's stamp
+
+
 class Source(Protocol):
     name: str
     label: str  # shown to users: where the numbers come from
@@ -112,6 +120,12 @@ class Source(Protocol):
     def fetch(self, since: date | None, until: date) -> PriceBatch:
         """Rows with since < date <= until (all history when ``since`` is None)."""
         ...
+
+
+def reread_of(source: Source) -> Reread:
+    """The source's ``reread()`` policy; a source without one is never restated (the synthetic sample)."""
+    policy = getattr(source, "reread", None)
+    return policy() if callable(policy) else Reread()
 
 
 def empty_rows() -> pd.DataFrame:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from jobs.market.sources.base import FetchError, PriceBatch
+from jobs.market.sources.base import FetchError, PriceBatch, Reread
 
 REQUIRED = ("date", "code", "name", "close")
 
@@ -19,6 +19,14 @@ class CsvSource:
         self.path = Path(path)
         self.name = f"csv:{self.path}"
         self.label = f"CSV {self.path.name}"
+
+    def reread(self) -> Reread:
+        """The whole file again whenever it changed (its modification time or size): any row may have."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return Reread()  # the fetch says what is wrong with the file
+        return Reread(stamp=f"{st.st_mtime_ns}:{st.st_size}")
 
     def fetch(self, since: date | None, until: date) -> PriceBatch:
         try:

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.cli_common import ExitCode, add_common_options, settings_from_args
-from jobs.store.backup import BackupError, StoreFile, backup, restore
+from jobs.store.backup import StoreFile, backup, restore
 from jobs.store.datastore import Store
-from jobs.store.db import masked
-from jobs.store.migrate_store import MigrateError, migrate, parse_target
+from jobs.store.db import StoreOperationError, masked
+from jobs.store.migrate_store import migrate, parse_target
 
 
 def add_ops_commands(sub: Any) -> None:
@@ -50,7 +50,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         source_spec = parse_target(args.source, "--from")
         target_spec = parse_target(args.target, "--to")
         if isinstance(source_spec, Path) and not source_spec.is_file():
-            raise MigrateError(f"--from: {source_spec}: no such store file", ExitCode.FILE)
+            raise StoreOperationError(f"--from: {source_spec}: no such store file", ExitCode.FILE)
         source = Store(source_spec)
         target = Store(target_spec)
         try:
@@ -58,7 +58,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         finally:
             source.close_all()
             target.close_all()
-    except MigrateError as exc:
+    except StoreOperationError as exc:
         print(f"migrate-store: {exc}", file=sys.stderr)
         return exc.exit_code
     width = max(len(c.table) for c in counts)
@@ -102,7 +102,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return _postgres_only("backup", settings.storage.url)
     try:
         info = backup(settings.storage.path, Path(args.path), overwrite=args.force)
-    except BackupError as exc:
+    except StoreOperationError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     print(f"backup: {settings.storage.path} -> {info.path} ({_describe(info)})")
@@ -115,7 +115,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
         return _postgres_only("restore", settings.storage.url)
     try:
         done = restore(Path(args.path), settings.storage.path, force=args.force)
-    except BackupError as exc:
+    except StoreOperationError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     kept = f"; the replaced store is kept as {done.kept}" if done.kept is not None else ""

@@ -11,7 +11,7 @@
   (:mod:`jobs.store.service_lock`) or a refresh holds its refresh lock, unless forced. The replaced store
   is kept (renamed, with its WAL) beside it: a mistaken restore loses nothing.
 
-Errors are :class:`BackupError`: a one-line message and the exit code (2: a wrong file or
+Errors are :class:`StoreOperationError`: a one-line message and the exit code (2: a wrong file or
 argument; 1: the operation could not be done now).
 """
 
@@ -26,17 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.store.datastore import MIGRATIONS, refresh_lock_path
+from jobs.store.db import EXIT_ARGS, EXIT_FILE, StoreOperationError
 from jobs.store.service_lock import exclusive, try_exclusive
 
-# the CLI's exit-code table (bot.cli.cli_common.ExitCode): 1 not now, 2 bad arguments, 4 a file cannot be used
-EXIT_FAILED, EXIT_ARGS, EXIT_FILE = 1, 2, 4
 SIDE_FILES = ("-wal", "-shm")
-
-
-class BackupError(Exception):
-    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -73,9 +66,9 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
 
 def _open(path: Path, what: str, read_only: bool) -> sqlite3.Connection:
     if not path.exists():
-        raise BackupError(f"{what}: {path}: no such file", EXIT_FILE)
+        raise StoreOperationError(f"{what}: {path}: no such file", EXIT_FILE)
     if not path.is_file():
-        raise BackupError(f"{what}: {path}: not a file", EXIT_FILE)
+        raise StoreOperationError(f"{what}: {path}: not a file", EXIT_FILE)
     # a URI with mode: sqlite3.connect would otherwise create an empty database where none is
     uri = f"file:{_quote(path)}?mode={'ro' if read_only else 'rw'}"
     try:
@@ -83,7 +76,7 @@ def _open(path: Path, what: str, read_only: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{what}: {path}: not an SQLite database ({exc})", EXIT_FILE) from None
+        raise StoreOperationError(f"{what}: {path}: not an SQLite database ({exc})", EXIT_FILE) from None
     return conn
 
 
@@ -99,24 +92,24 @@ def check_store(conn: sqlite3.Connection, what: str, path: Path) -> StoreFile:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         present = _tables(conn)
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{what}: {path}: unreadable ({exc})", EXIT_FILE) from None
+        raise StoreOperationError(f"{what}: {path}: unreadable ({exc})", EXIT_FILE) from None
     known = len(MIGRATIONS)
     if version > known:
-        raise BackupError(
+        raise StoreOperationError(
             f"{what}: {path}: schema version {version} is newer than this program knows ({known}); upgrade spreadwatch",
             EXIT_FILE,
         )
     missing = expected_tables(version) - present if version > 0 else set()
     if version <= 0 or missing:
         detail = f"missing table(s) {', '.join(sorted(missing))}" if missing else "no schema version"
-        raise BackupError(f"{what}: {path}: not a spreadwatch store ({detail})", EXIT_FILE)
+        raise StoreOperationError(f"{what}: {path}: not a spreadwatch store ({detail})", EXIT_FILE)
     try:
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
         rows = sum(int(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in sorted(present))
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{what}: {path}: damaged ({exc})", EXIT_FILE) from None
+        raise StoreOperationError(f"{what}: {path}: damaged ({exc})", EXIT_FILE) from None
     if verdict != "ok":
-        raise BackupError(f"{what}: {path}: damaged ({verdict})", EXIT_FILE)
+        raise StoreOperationError(f"{what}: {path}: damaged ({verdict})", EXIT_FILE)
     size = path.stat().st_size if path.exists() else 0
     return StoreFile(path, version, len(present), rows, size)
 
@@ -150,13 +143,13 @@ def _partial(target: Path, tag: str) -> Path:
 
 def backup(store_path: Path, target: Path, overwrite: bool = False) -> StoreFile:
     if target.exists() and target.is_dir():
-        raise BackupError(f"backup: {target}: is a folder; give the backup file's path", EXIT_FILE)
+        raise StoreOperationError(f"backup: {target}: is a folder; give the backup file's path", EXIT_FILE)
     if not target.parent.is_dir():
-        raise BackupError(f"backup: {target.parent}: no such folder", EXIT_FILE)
+        raise StoreOperationError(f"backup: {target.parent}: no such folder", EXIT_FILE)
     if target.exists() and store_path.exists() and os.path.samefile(target, store_path):
-        raise BackupError(f"backup: {target} is the store itself", EXIT_ARGS)
+        raise StoreOperationError(f"backup: {target} is the store itself", EXIT_ARGS)
     if target.exists() and not overwrite:
-        raise BackupError(f"backup: {target} exists; pass --force to overwrite it", EXIT_ARGS)
+        raise StoreOperationError(f"backup: {target} exists; pass --force to overwrite it", EXIT_ARGS)
     src = _open(store_path, "storage.path", read_only=False)
     try:
         check_store(src, "storage.path", store_path)
@@ -165,7 +158,7 @@ def backup(store_path: Path, target: Path, overwrite: bool = False) -> StoreFile
             info = _copy(src, tmp, "backup")
             os.replace(tmp, target)
         except OSError as exc:
-            raise BackupError(f"backup: {target}: {exc.strerror or exc}") from None
+            raise StoreOperationError(f"backup: {target}: {exc.strerror or exc}") from None
         finally:
             tmp.unlink(missing_ok=True)
     finally:
@@ -195,24 +188,26 @@ def restore(source: Path, store_path: Path, force: bool = False, now: datetime |
     try:
         check_store(src, "restore", source)
         if store_path.exists() and os.path.samefile(source, store_path):
-            raise BackupError(f"restore: {source} is the store itself", EXIT_ARGS)
+            raise StoreOperationError(f"restore: {source} is the store itself", EXIT_ARGS)
         store_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = _partial(store_path, "restoring")
         try:
             info = _copy(src, tmp, "restore")
             with exclusive(store_path) as no_service, _no_refresh(store_path) as no_refresh:
                 if not no_service and not force:
-                    raise BackupError(
+                    raise StoreOperationError(
                         f"restore: storage.path {store_path} is in use by a running service; stop it first "
                         "(or pass --force, then restart it at once: it would go on writing to the replaced file)"
                     )
                 if not no_refresh and not force:
-                    raise BackupError(f"restore: a refresh is writing to {store_path}; try again when it is done")
+                    raise StoreOperationError(
+                        f"restore: a refresh is writing to {store_path}; try again when it is done"
+                    )
                 kept = _set_aside(store_path, now or datetime.now(UTC))
                 os.replace(tmp, store_path)
                 in_use = not no_service
         except OSError as exc:
-            raise BackupError(f"restore: {store_path}: {exc.strerror or exc}") from None
+            raise StoreOperationError(f"restore: {store_path}: {exc.strerror or exc}") from None
         finally:
             tmp.unlink(missing_ok=True)
     finally:

@@ -43,6 +43,19 @@ log = logging.getLogger(__name__)
 JUST_CREATED_S = 60.0
 
 
+# the CLI's exit-code table (bot.cli.cli_common.ExitCode): 1 not now, 2 bad arguments, 4 a file cannot be used
+EXIT_FAILED, EXIT_ARGS, EXIT_FILE = 1, 2, 4
+
+
+class StoreOperationError(Exception):
+    """A whole-store operation (backup, restore, migrate-store) that cannot go ahead: one line for the
+    operator, and the exit code the command ends with."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class StoreError(RuntimeError):
     """The store cannot be used; ``str()`` is one line naming the store and what to do."""
 

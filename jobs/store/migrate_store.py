@@ -22,18 +22,12 @@ from typing import Any
 
 from jobs.config.settings import StorageSettings
 from jobs.store.datastore import Store
-from jobs.store.db import is_url
+from jobs.store.db import EXIT_ARGS, StoreOperationError, is_url
 from jobs.store.db_postgres import PostgresDatabase
 from jobs.store.db_sqlite import SqliteDatabase
 from jobs.store.service_lock import exclusive
 
 BATCH = 5_000
-
-
-class MigrateError(Exception):
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -51,12 +45,12 @@ def parse_target(spec: str, what: str) -> str | Path:
             StorageSettings(url=spec)
         except ValueError as exc:
             reason = str(exc).splitlines()[-1].strip()
-            raise MigrateError(f"{what}: {reason}", 2) from None
+            raise StoreOperationError(f"{what}: {reason}", EXIT_ARGS) from None
         return spec
     if spec.startswith("sqlite:"):
         spec = spec.removeprefix("sqlite:").removeprefix("//")
     if not spec:
-        raise MigrateError(f"{what}: give sqlite:PATH or postgresql://USER@HOST:PORT/DB", 2)
+        raise StoreOperationError(f"{what}: give sqlite:PATH or postgresql://USER@HOST:PORT/DB", EXIT_ARGS)
     return Path(spec)
 
 
@@ -95,20 +89,22 @@ def _batches(store: Store, table: str, columns: list[str]) -> Iterator[list[tupl
 
 def migrate(source: Store, target: Store) -> list[TableCount]:
     if source.describe() == target.describe():
-        raise MigrateError("--from and --to are the same store", 2)
+        raise StoreOperationError("--from and --to are the same store", EXIT_ARGS)
     wanted = tables_of(source)
     present = set(tables_of(target))
     missing = [t for t in wanted if t not in present]
     if missing:  # both are at the current version: this is a program error, not the operator's
-        raise MigrateError(f"the target lacks table(s) {', '.join(missing)}")
+        raise StoreOperationError(f"the target lacks table(s) {', '.join(missing)}")
     filled = {t: n for t in wanted if (n := count(target, t))}
     if filled:
         some = ", ".join(f"{t} ({n})" for t, n in list(filled.items())[:4])
-        raise MigrateError(f"the target {target.describe()} is not empty ({some}): migrate into a new, empty database")
+        raise StoreOperationError(
+            f"the target {target.describe()} is not empty ({some}): migrate into a new, empty database"
+        )
     if source.path is not None and str(source.path) != ":memory:":
         with exclusive(source.path) as free:
             if not free:
-                raise MigrateError(
+                raise StoreOperationError(
                     f"a running service uses {source.path}: stop it first, so that nothing it writes is left behind"
                 )
             return _copy(source, target, wanted)
@@ -137,5 +133,5 @@ def _copy(source: Store, target: Store, tables: list[str]) -> list[TableCount]:
     wrong = [c for c in counts if c.source != c.target]
     if wrong:
         detail = ", ".join(f"{c.table}: {c.source} -> {c.target}" for c in wrong)
-        raise MigrateError(f"the counts differ after the copy ({detail})")
+        raise StoreOperationError(f"the counts differ after the copy ({detail})")
     return counts

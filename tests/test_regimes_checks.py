@@ -69,7 +69,8 @@ def test_stale_pmi_is_unknown_and_names_the_date() -> None:
     pmi = months([50.8, 50.4, 50.6, 49.5])
     r = check_macro(pmi, MACRO, date(2024, 7, 15), pmi_error="macro_china_pmi: timeout")
     assert r.state == State.UNKNOWN and r.code == "stale"
-    assert r.stale_since == date(2024, 4, 30)
+    # the April print (released 04-30) may be used 45 days: stale from 06-15, its date beside it
+    assert r.stale_since == date(2024, 6, 15) and r.as_of == date(2024, 4, 30)
     assert "timeout" in r.reason
 
 
@@ -170,7 +171,8 @@ def test_heat_with_stale_inputs_is_unknown() -> None:
     frame = amount_frame(300, [30.0] * 299 + [90.0])
     later = frame.index[-1].date() + timedelta(days=30)
     r = check_heat(TOP, HEAT, later, amounts=frame, amount_error="index_hist_sw: HTTP 500")
-    assert r.state == State.UNKNOWN and r.stale_since == frame.index[-1].date()
+    last = frame.index[-1].date()
+    assert r.state == State.UNKNOWN and r.stale_since == last + timedelta(days=8) and r.as_of == last
     assert check_heat(TOP, HEAT, later).state == State.UNKNOWN
 
 
@@ -227,7 +229,8 @@ def test_reversal_stale_or_missing_spread_is_unknown() -> None:
     closes, snaps = reversal_case(-4.0, 3.0, 95.0)
     late = closes.index[-1].date() + timedelta(days=20)
     r = check_reversal(closes, snaps, ReversalSettings(), 90.0, late)
-    assert r.state == State.UNKNOWN and r.stale_since == closes.index[-1].date()
+    last = closes.index[-1].date()
+    assert r.state == State.UNKNOWN and r.stale_since == last + timedelta(days=8) and r.as_of == last
     assert check_reversal(closes, [], ReversalSettings(), 90.0, late).state == State.UNKNOWN
     short = check_reversal(closes.iloc[-10:], snaps, ReversalSettings(), 90.0, closes.index[-1].date())
     assert short.state == State.UNKNOWN
@@ -271,7 +274,7 @@ def test_breadth_stale_board_is_unknown_and_unconfigured_is_off() -> None:
     board = BoardSettings(name="X")
     pts = [BoardPoint("X", date(2025, 1, 2), 10, 9e12, 100e12)]
     r = check_breadth([board], pts, date(2025, 2, 2), errors={"X": "not found"})
-    assert r.state == State.UNKNOWN and r.stale_since == date(2025, 1, 2)
+    assert r.state == State.UNKNOWN and r.stale_since == date(2025, 1, 10) and r.as_of == date(2025, 1, 2)
     assert check_breadth([], pts, date(2025, 2, 2)).state == State.OFF
 
 

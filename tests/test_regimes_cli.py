@@ -55,18 +55,20 @@ def test_regime_cli_json_and_text(filled_db: Path, tmp_path: Path, capsys: pytes
     assert {"key": "pmi", "value": 49.1, "on": "2025-01", "unit": "index", "label": ""} in macro["evidence"]
     assert data["composite"]["state"] == "on"
 
-    # much later, the same stored PMI is stale: unknown (stale since its release day), never on
+    # much later, the same stored PMI is stale: unknown (stale since the day after its 45 days, its
+    # release day beside it), never on
     code, out, _ = run(capsys, *common, "--as-of", "2026-06-02", "--json", "--no-refresh")
     late = json.loads(out)
     assert late["scenarios"][0]["state"] == "off"  # the file runs to 2026-04, released 04-30: fresh
     code, out, _ = run(capsys, *common, "--as-of", "2026-09-01", "--json", "--no-refresh", "--lang", "en")
     stale = json.loads(out)
     assert stale["scenarios"][0]["state"] == "unknown"
-    assert stale["scenarios"][0]["stale_since"] == "2026-04-30"
+    assert stale["scenarios"][0]["stale_since"] == "2026-06-15"
+    assert stale["scenarios"][0]["as_of"] == "2026-04-30"
     assert stale["composite"]["state"] == "unknown"
 
     code, out, _ = run(capsys, *common, "--as-of", "2026-09-01", "--no-refresh", "--lang", "en")
-    assert "Macro: recovery falsified / policy turn: unknown (stale since 2026-04-30)" in out
+    assert "Macro: recovery falsified / policy turn: unknown (stale since 2026-06-15; newest data 2026-04-30)" in out
 
 
 def test_regime_cli_record_stores_states_once(

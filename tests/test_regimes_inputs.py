@@ -180,7 +180,8 @@ def test_bad_pmi_payload_keeps_last_good_data(store: Store, tmp_path: Path, body
     assert macro.state == State.ON and macro.inputs[0].error is not None
     # ... but once stale, a failing feed shows unknown, never on
     later = evaluate_regimes(store, settings, "akshare", date(2024, 7, 20)).scenarios[0]
-    assert later.state == State.UNKNOWN and later.stale_since == date(2024, 4, 30)
+    assert later.state == State.UNKNOWN and later.stale_since == date(2024, 6, 15)
+    assert later.as_of == date(2024, 4, 30)
 
 
 def test_pmi_is_fetched_only_after_the_next_release(store: Store, tmp_path: Path) -> None:

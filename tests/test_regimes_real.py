@@ -255,6 +255,6 @@ def test_stale_inputs_never_light_the_composite(history: SpreadHistory, ref: Ref
     macro = check_macro(old_pmi, MacroSettings(), d)
     heat = check_heat(ref.by_day[d].top, HeatSettings(), d, amounts=old_amounts)
     assert macro.state == State.UNKNOWN and heat.state == State.UNKNOWN
-    assert macro.stale_since == date(2023, 12, 31)
+    assert macro.stale_since == date(2024, 2, 15) and macro.as_of == date(2023, 12, 31)
     composite = check_composite(snap, THRESHOLD, [macro, heat], d)
     assert composite.state == State.UNKNOWN

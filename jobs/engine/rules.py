@@ -10,7 +10,9 @@ Edge-triggered with hysteresis:
 * REMIND every ``remind_every_days`` trading days since the last message while firing (0 = never);
 * RESOLVE when the percentile falls below ``resolve`` (not merely below ``enter``).
 
-The same code drives the live daily job, per subscriber, and the backtest.
+On a day it may not speak (``jobs.engine.guards.may_speak``: the percentile ranks against fewer than
+``min_history_days`` days) the rule says nothing: no episode starts, and one under way neither
+resolves nor reminds. The same code drives the live daily job, per subscriber, and the backtest.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
+
+from jobs.engine.guards import DayFacts, Guard, Verdict, may_speak
 
 if TYPE_CHECKING:
     from jobs.config.settings import AlertSettings
@@ -110,10 +114,13 @@ class Transition:
     reason: str  # the rule that fired, in plain words (logged and shown to admins)
 
 
+def verdict(params: RuleParams, obs: Observation) -> Verdict:
+    """May the rule speak on the observation's day (it judges each day on that day: never stale)."""
+    return may_speak(DayFacts(obs.day, obs.day, obs.history_days), Guard(params.min_history_days))
+
+
 def tier_of(params: RuleParams, obs: Observation) -> int:
-    if obs.percentile < params.enter:
-        return 0
-    if obs.history_days is not None and obs.history_days < params.min_history_days:
+    if obs.percentile < params.enter or not verdict(params, obs).ok:
         return 0
     if params.new_high_tier and obs.new_high:
         return 3
@@ -123,6 +130,8 @@ def tier_of(params: RuleParams, obs: Observation) -> int:
 
 
 def evaluate(params: RuleParams, state: AlertState, obs: Observation) -> tuple[AlertState, Transition | None]:
+    if not verdict(params, obs).ok:
+        return (state if state.firing else AlertState()), None
     tier = tier_of(params, obs)
     if not state.firing:
         streak = state.streak + 1 if tier > 0 else 0

@@ -14,6 +14,9 @@ import pandas as pd
 from jobs.market.sources.base import PriceBatch
 
 MAX_LISTED = 5
+# a move exactly at the limit passes; in floats 1100 / 1000 - 1 is a hair above 0.1, so the comparison
+# allows for that rounding (far below any move a close written with a few decimals can make)
+MOVE_ROUNDING = 1e-9
 
 
 class BatchRejected(Exception):
@@ -75,7 +78,7 @@ def validate_batch(
             series = np.concatenate([[prev[1]], series])
             dates = [prev[0], *dates]
         moves = np.abs(series[1:] / series[:-1] - 1.0)
-        for i in np.flatnonzero(moves > max_daily_move)[:2]:
+        for i in np.flatnonzero(moves > max_daily_move + MOVE_ROUNDING)[:2]:
             problems.append(
                 f"{code} on {dates[i + 1]}: close {series[i + 1]:g} moves {moves[i] * 100:.0f}% from "
                 f"{series[i]:g} on {dates[i]} (limit {max_daily_move * 100:.0f}%)"

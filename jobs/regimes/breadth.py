@@ -81,14 +81,19 @@ def check_breadth(
     state = strongest([p.state for p in parts])
     lead = next(p for p in parts if p.state == state)
     dates = [p.as_of for p in parts if p.as_of is not None]
-    stale = [p.stale_since for p in parts if p.stale_since is not None]
+    stale = sorted((p for p in parts if p.stale_since is not None), key=lambda p: p.stale_since or date.min)
+    newest = max(dates) if dates else None
+    stale_since = None
+    if state == State.UNKNOWN and stale:
+        # the board that went stale first: since when, and its newest data beside it
+        newest, stale_since = stale[0].as_of, stale[0].stale_since
     return ScenarioResult(
         Scenario.BREADTH,
         state,
         "; ".join(p.reason for p in parts),
         lead.code,
-        max(dates) if dates else None,
+        newest,
         tuple(e for p in parts for e in p.evidence),
-        stale_since=min(stale) if state == State.UNKNOWN and stale else None,
+        stale_since=stale_since,
         inputs=tuple(f for p in parts for f in p.inputs),
     )

@@ -2,7 +2,9 @@
 
 With the spread extreme and no scenario on, the strongest remaining signal shows: watch if any
 scenario is on watch, else unknown if any cannot be evaluated (a scenario that might be on), else off.
-A stale or missing spread makes the composite unknown: it never lights from old numbers.
+The composite obeys the spread rule's guards (``jobs.engine.guards.may_speak``): a missing or stale
+spread, an incomplete day after it, or a percentile ranking against fewer than ``min_history_days``
+days makes it unknown, with the reason: it never lights from old, partial or meaningless numbers.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, unknown
+from jobs.engine.guards import Guard, may_speak
+from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, silenced, spread_facts
 
 
 def check_composite(
@@ -20,14 +23,17 @@ def check_composite(
     as_of: date,
     spread_max_age_days: int = 7,
     spread_error: str | None = None,
+    *,
+    min_history_days: int = 0,
+    incomplete: tuple[date, str] | None = None,
 ) -> ScenarioResult:
+    """``incomplete``: a day after the spread's, up to ``as_of``, that lacks closes (and what it lacks)."""
     fresh = Freshness("spread", spread.as_of if spread else None, spread_max_age_days, spread_error)
-    if spread is None or fresh.stale(as_of):
-        return unknown(Scenario.COMPOSITE, fresh)
-    evidence = [
-        Evidence("spread", spread.spread, spread.as_of, "pct"),
-        Evidence("spread_pctl", spread.percentile, spread.as_of, "pctl"),
-    ]
+    verdict = may_speak(spread_facts(spread, as_of, incomplete), Guard(min_history_days, spread_max_age_days))
+    if spread is None or not verdict.ok:
+        shown = spread_evidence(spread) if spread is not None and verdict.code == "short_history" else []
+        return silenced(Scenario.COMPOSITE, verdict, fresh, evidence=shown)
+    evidence = spread_evidence(spread)[:2]
     lit = [s for s in scenarios if s.state == State.ON]
     evidence += [Evidence("scenario_on", s.scenario.value, s.as_of or spread.as_of, "text") for s in lit]
     where = f"spread P{int(spread.percentile)}"
@@ -46,3 +52,11 @@ def check_composite(
             return ScenarioResult(Scenario.COMPOSITE, state, why, code, spread.as_of, tuple(evidence))
     why = f"{where} >= P{threshold:g}, no scenario on"
     return ScenarioResult(Scenario.COMPOSITE, State.OFF, why, "no_scenario", spread.as_of, tuple(evidence))
+
+
+def spread_evidence(spread: Ranked) -> list[Evidence]:
+    return [
+        Evidence("spread", spread.spread, spread.as_of, "pct"),
+        Evidence("spread_pctl", spread.percentile, spread.as_of, "pctl"),
+        Evidence("history_days", spread.history_days, spread.as_of, "count"),
+    ]

@@ -11,6 +11,10 @@ Two memos keep the history fast without changing a single answer:
   stale and which policy events are active: one ``check_macro`` call per distinct combination;
 * the heat measures of a top five are causal series (a day's value uses that day and earlier rows),
   so they are built once per top five over all the data and cut at each day before judging.
+
+Every check that reads the spread's snapshot obeys the spread rule's guards (``jobs.engine.guards``):
+the composite and the reversal read its percentile (at least ``alerts.min_history_days`` days of
+history), heat its top five; none speaks from a stale snapshot or past a day that lacks closes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import pandas as pd
 
 from jobs.config.regime_settings import InputFiles
 from jobs.config.settings import Settings
+from jobs.engine.guards import Guard, may_speak
+from jobs.engine.spread import incomplete_days
 from jobs.regimes.breadth import BoardPoint, check_breadth
 from jobs.regimes.composite import check_composite
 from jobs.regimes.file_inputs import FileInputs, InputFileError, load_file_inputs
@@ -33,7 +39,7 @@ from jobs.regimes.inputs import SOURCE
 from jobs.regimes.macro import PolicyEvent, active_events, check_macro, ppi_release_day, release_day
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.reversal import CloseTable, check_reversal
-from jobs.regimes.types import Freshness, Ranked, Scenario, ScenarioResult, State
+from jobs.regimes.types import Freshness, Ranked, Scenario, ScenarioResult, State, silenced, spread_facts
 from jobs.store.datastore import Store
 
 
@@ -66,11 +72,13 @@ class RegimeContext:
     sources: dict[str, str] = field(default_factory=dict)  # "pmi"/"share"/"pe" -> file name
     errors: dict[str, str | None] = field(default_factory=dict)
     board_errors: dict[str, str] = field(default_factory=dict)
+    incomplete: dict[date, str] = field(default_factory=dict)  # days lacking closes -> what they lack
     _heat: dict[tuple[str, ...], HeatSeries] = field(default_factory=dict)
     _macro: dict[tuple[Any, ...], tuple[tuple[Freshness, ...], dict[tuple[bool, ...], ScenarioResult]]] = field(
         default_factory=dict
     )
     _pmi_known: list[date] = field(default_factory=list)
+    _incomplete_days: list[date] = field(default_factory=list)
     _ppi_known: list[date] = field(default_factory=list)
 
     @classmethod
@@ -114,13 +122,15 @@ class RegimeContext:
             pe_wide = files.pe.wide
             sources["pe"] = files.pe.label
         names = [b.name for b in r.boards]
+        prices = store.load_prices(source)
+        book = store.name_book(source)
         ctx = cls(
             settings=settings,
             source=source,
             events=repo.events(),
             pmi=pmi,
             ppi=repo.load_series("ppi_yoy"),
-            closes=CloseTable(store.load_prices(source)),
+            closes=CloseTable(prices),
             amounts=amounts,
             amount_table=AmountTable(amounts) if amounts is not None and not amounts.empty else None,
             analysis=analysis_frames(repo.load_analysis()),
@@ -133,6 +143,10 @@ class RegimeContext:
             board_errors={
                 n: e for n in names if (e := _last_error(store, f"board:{n}") or _last_error(store, "market_cap"))
             },
+            incomplete={
+                day: "lacks " + ", ".join(book.name(c, day) for c in codes)
+                for day, codes in incomplete_days(prices).items()
+            },
         )
         ctx.index_known()
         return ctx
@@ -144,6 +158,19 @@ class RegimeContext:
         self._pmi_known = sorted(known.get(m, date.max) if known is not None else release_day(m) for m in months)
         ppi_months = [pd.Timestamp(m).date().replace(day=1) for m, v in self.ppi.items() if pd.notna(v)]
         self._ppi_known = sorted(ppi_release_day(m) for m in ppi_months)
+
+    # -- the guards -------------------------------------------------------------------------------
+    def incomplete_after(self, snap: Ranked | None, as_of: date) -> tuple[date, str] | None:
+        """The newest day after the snapshot's, up to ``as_of``, that lacks closes (and what it lacks)."""
+        if snap is not None and snap.as_of >= as_of:
+            return None  # the snapshot is of the day itself (every day of the regime history)
+        if len(self._incomplete_days) != len(self.incomplete):
+            self._incomplete_days = sorted(self.incomplete)
+        i = bisect.bisect_right(self._incomplete_days, as_of) - 1
+        if i < 0 or (snap is not None and self._incomplete_days[i] <= snap.as_of):
+            return None
+        day = self._incomplete_days[i]
+        return day, self.incomplete[day]
 
     # -- the scenarios ---------------------------------------------------------------------------
     def macro(self, as_of: date) -> ScenarioResult:
@@ -194,6 +221,13 @@ class RegimeContext:
         if snap is None:
             return ScenarioResult(Scenario.HEAT, State.UNKNOWN, "no spread snapshot yet", "no_data", None)
         st = self.settings.regimes.staleness
+        # the top five come from the snapshot: not from a stale one, nor past a day that lacks closes
+        facts = spread_facts(snap, as_of, self.incomplete_after(snap, as_of), percentile=False)
+        verdict = may_speak(facts, Guard(max_age_days=st.spread_days))
+        if not verdict.ok:
+            return silenced(
+                Scenario.HEAT, verdict, Freshness("spread", snap.as_of, st.spread_days, self.errors.get("spread"))
+            )
         top = [g.code for g in snap.top]
         return judge_heat(
             top,
@@ -220,6 +254,8 @@ class RegimeContext:
             ppi_yoy=self.ppi,
             ppi_max_age_days=r.staleness.ppi_days,
             spread_error=self.errors.get("spread"),
+            min_history_days=self.settings.alerts.min_history_days,
+            incomplete=self.incomplete_after(window[-1] if window else None, as_of),
         )
 
     def breadth(self, as_of: date) -> ScenarioResult:
@@ -231,12 +267,23 @@ class RegimeContext:
     ) -> tuple[tuple[ScenarioResult, ...], ScenarioResult]:
         """Every scenario and the composite on ``as_of``: ``snap`` is the last snapshot on or before it,
         ``window`` the snapshots from ``reversal_window_start`` to it."""
+        if snap is not None and not window:
+            window = [snap]  # older than the window's start: the reversal says since when it is stale
         scenarios = (self.macro(as_of), self.heat(snap, as_of), self.reversal(window, as_of), self.breadth(as_of))
+        return scenarios, self.composite(as_of, snap, scenarios)
+
+    def composite(self, as_of: date, snap: Ranked | None, scenarios: Sequence[ScenarioResult]) -> ScenarioResult:
         st = self.settings.regimes.staleness
-        composite = check_composite(
-            snap, self.settings.alerts.enter_percentile, scenarios, as_of, st.spread_days, self.errors.get("spread")
+        return check_composite(
+            snap,
+            self.settings.alerts.enter_percentile,
+            scenarios,
+            as_of,
+            st.spread_days,
+            self.errors.get("spread"),
+            min_history_days=self.settings.alerts.min_history_days,
+            incomplete=self.incomplete_after(snap, as_of),
         )
-        return scenarios, composite
 
 
 def _load_each(files: Any, errors: dict[str, str | None], first_error: str) -> FileInputs:

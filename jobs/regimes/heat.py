@@ -15,7 +15,8 @@ rows after a hole start a new mean instead of averaging days years apart.
 
 "on" when any available measure is at or above ``on_percentile``, "watch" at or above
 ``watch_percentile``; "unknown" when neither can be computed from fresh data. A measure needs
-``min_history_days`` points of history; the same five codes must all be present on a day for it to count.
+``min_history_days`` points of history (``jobs.engine.guards.may_speak``, as every rule's percentile); the
+same five codes must all be present on a day for it to count.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.config.regime_settings import HeatSettings
+from jobs.engine.guards import DayFacts, Guard, may_speak
 from jobs.regimes.types import Evidence, Freshness, Scenario, ScenarioResult, State, percentile_of_last, unknown
 
 HOLE_DAYS = 31  # no exchange closes this long: a longer stretch without turnover is missing data
@@ -279,8 +281,9 @@ def judge_heat(
         evidence.append(Evidence(m.key, float(m.points.values[-1]), day, "pct" if m.key == "share" else "index", label))
         if m.source:
             evidence.append(Evidence(f"{m.key}_source", m.source, day, "text"))
-        if len(m.points) < params.min_history_days:
-            short.append(f"{m.key}: {len(m.points)} days of history, {params.min_history_days} needed")
+        verdict = may_speak(DayFacts(as_of, day, len(m.points), name=m.key), Guard(params.min_history_days))
+        if not verdict.ok:
+            short.append(verdict.reason)
             continue
         p = m.percentile()
         evidence.append(Evidence(f"{m.key}_pctl", p, day, "pctl"))

@@ -8,6 +8,9 @@ on the day. So the last day of a history equals ``spreadwatch regime --as-of`` t
 
 Inputs recorded only from when they were first fetched (akshare's Shenwan analysis, concept boards)
 make a scenario *unknown* before then: the history says so instead of guessing.
+
+``run_starts`` reads the same day-by-day evaluation backwards from a day: the first day of each
+scenario's current state, the "since" of the live answer.
 """
 
 from __future__ import annotations
@@ -225,3 +228,46 @@ def history_context(history: RegimeHistory, source_label: str) -> dict[str, Any]
         "notes": list(history.notes),
         "source_label": source_label,
     }
+
+
+def run_starts(
+    ctx: RegimeContext, snaps: Sequence[Ranked], as_of: date, today: Sequence[ScenarioResult]
+) -> dict[str, date]:
+    """The first day of each result's state in the day-by-day evaluation up to ``as_of``: the day the
+    state began in the regime history (``as_of`` itself when the state is new that day; never later).
+
+    ``today``: the results on ``as_of``; ``snaps``: the stored snapshots, ascending (those after ``as_of``
+    are ignored). Walks back only while a state holds, and evaluates only the scenarios still holding
+    (the composite needs the four on its days), each day exactly as ``replay`` evaluates it.
+    """
+    current = {r.scenario.value: r.state for r in today}
+    since = dict.fromkeys(current, as_of)
+    holding = set(current)
+    n_days = ctx.settings.regimes.reversal.n_days
+    dates = [s.as_of for s in snaps]
+    for i in range(bisect.bisect_right(dates, as_of) - 1, -1, -1):
+        if not holding:
+            break
+        day, snap = dates[i], snaps[i]
+        if day == as_of:
+            continue  # ``today`` is that day's evaluation
+        need = holding | ({s.value for s in SCENARIOS} if Scenario.COMPOSITE.value in holding else set())
+        results: dict[str, ScenarioResult] = {}
+        if Scenario.MACRO.value in need:
+            results[Scenario.MACRO.value] = ctx.macro(day)
+        if Scenario.HEAT.value in need:
+            results[Scenario.HEAT.value] = ctx.heat(snap, day)
+        if Scenario.REVERSAL.value in need:
+            lo = bisect.bisect_left(dates, reversal_window_start(day, n_days))
+            results[Scenario.REVERSAL.value] = ctx.reversal(snaps[lo : i + 1], day)
+        if Scenario.BREADTH.value in need:
+            results[Scenario.BREADTH.value] = ctx.breadth(day)
+        if Scenario.COMPOSITE.value in need:
+            four = [results[s.value] for s in SCENARIOS]
+            results[Scenario.COMPOSITE.value] = ctx.composite(day, snap, four)
+        for name in sorted(holding):
+            if results[name].state == current[name]:
+                since[name] = day
+            else:
+                holding.discard(name)
+    return since

@@ -52,19 +52,21 @@ class RegimeRepo:
         """The stored snapshots from ``start`` to ``end`` as far as the scenarios read them: parsing only
         the top and bottom K of each day's gains keeps a history of thousands of days quick."""
         rows = self.store.db.fetch_tuples(
-            """SELECT date, spread, percentile, k, gains_json FROM snapshots
+            """SELECT date, spread, percentile, history_days, k, gains_json FROM snapshots
                WHERE source = ? AND date >= ? AND date <= ? ORDER BY date""",
             (source, start.isoformat(), end.isoformat()),
         )
         out = []
-        for day, spread, percentile, k, raw in rows:
+        for day, spread, percentile, history_days, k, raw in rows:
             gains = json.loads(raw)
             k = int(k)
             top = tuple(IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in gains[:k])
             bottom = tuple(
                 IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in reversed(gains[-k:])
             )
-            out.append(Ranking(date.fromisoformat(day), float(spread), float(percentile), top, bottom))
+            out.append(
+                Ranking(date.fromisoformat(day), float(spread), float(percentile), int(history_days), top, bottom)
+            )
         return out
 
     # -- Shenwan daily analysis ----------------------------------------------------------------

@@ -9,6 +9,10 @@ reversal). Over those ``n_days`` trading days:
 "on": the spread's percentile today is at or above the alert threshold and relative < -``x_points``
 (or, optionally, PPI year-on-year has risen ``ppi_rising_months`` in a row: a resource-price turn
 favours the resource-heavy laggards); "watch": the same with relative < -``watch_points``.
+
+It reads the spread's percentile, so it obeys the spread rule's guards (``jobs.engine.guards``): a
+missing or stale snapshot, an incomplete day after it, or a percentile ranking against fewer than
+``min_history_days`` days leaves it unknown, with the reason.
 """
 
 from __future__ import annotations
@@ -21,8 +25,19 @@ import numpy as np
 import pandas as pd
 
 from jobs.config.regime_settings import ReversalSettings
+from jobs.engine.guards import Guard, may_speak
 from jobs.regimes.macro import monthly_points, rises_in_a_row
-from jobs.regimes.types import Evidence, Freshness, Ranked, Scenario, ScenarioResult, State, unknown
+from jobs.regimes.types import (
+    Evidence,
+    Freshness,
+    Ranked,
+    Scenario,
+    ScenarioResult,
+    State,
+    silenced,
+    spread_facts,
+    unknown,
+)
 
 
 class CloseTable:
@@ -47,12 +62,20 @@ def check_reversal(
     ppi_yoy: pd.Series | None = None,
     ppi_max_age_days: int = 50,
     spread_error: str | None = None,
+    min_history_days: int = 0,
+    incomplete: tuple[date, str] | None = None,
 ) -> ScenarioResult:
-    """``snapshots``: stored spread snapshots (any order) covering at least the last ``n_days`` trading days."""
+    """``snapshots``: stored spread snapshots (any order) covering at least the last ``n_days`` trading days;
+    ``incomplete``: a day after the newest of them, up to ``as_of``, that lacks closes (and what it lacks)."""
     snaps = sorted((s for s in snapshots if s.as_of <= as_of), key=lambda s: s.as_of)
     fresh = Freshness("spread", snaps[-1].as_of if snaps else None, spread_max_age_days, spread_error)
     inputs: list[Freshness] = [fresh]
-    if fresh.stale(as_of) or closes is None or closes.empty:
+    verdict = may_speak(
+        spread_facts(snaps[-1] if snaps else None, as_of, incomplete), Guard(min_history_days, spread_max_age_days)
+    )
+    if not verdict.ok:
+        return silenced(Scenario.REVERSAL, verdict, fresh, *inputs)
+    if closes is None or closes.empty:
         return unknown(Scenario.REVERSAL, fresh, *inputs)
     table = closes if isinstance(closes, CloseTable) else CloseTable(closes)
     end = snaps[-1]

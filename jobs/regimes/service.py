@@ -17,6 +17,7 @@ from typing import Any
 from jobs.config.settings import Settings
 from jobs.regimes.context import RegimeContext, reversal_window_start
 from jobs.regimes.file_inputs import FileInputs
+from jobs.regimes.history import run_starts
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.transitions import Transition, detect
@@ -32,7 +33,8 @@ class RegimeReport:
     scenarios: tuple[ScenarioResult, ...]
     composite: ScenarioResult
     events: tuple[PolicyEvent, ...] = ()
-    since: dict[str, date] = field(default_factory=dict)  # first day of each scenario's known state
+    # the first day of each scenario's (and the composite's) state in the day-by-day evaluation up to as_of
+    since: dict[str, date] = field(default_factory=dict)
 
     @property
     def all(self) -> tuple[ScenarioResult, ...]:
@@ -90,14 +92,23 @@ def _result_from_json(s: dict[str, Any]) -> ScenarioResult:
 def evaluate_regimes(
     store: Store, settings: Settings, source: str, as_of: date, files: FileInputs | None = None
 ) -> RegimeReport:
-    """Every scenario and the composite as of ``as_of``, from stored data and the configured input files."""
+    """Every scenario and the composite as of ``as_of``, from stored data and the configured input files.
+
+    Nothing dated after ``as_of`` shows: each state's "since" is the day it began in the day-by-day
+    evaluation (the regime history) up to ``as_of``, and only the policy events recorded by then are listed.
+    """
     ctx = RegimeContext.load(store, settings, source, files)
     start = reversal_window_start(as_of, settings.regimes.reversal.n_days)
     scenarios, composite = ctx.evaluate(
         as_of, store.snapshot(source, as_of), store.snapshots_between(source, start, as_of)
     )
-    known = RegimeRepo(store).known_states()
-    return RegimeReport(as_of, scenarios, composite, tuple(ctx.events), {k: v.since for k, v in known.items()})
+    snaps = RegimeRepo(store).rankings(source, date.min, as_of)
+    since = run_starts(ctx, snaps, as_of, (*scenarios, composite))
+    return RegimeReport(as_of, scenarios, composite, known_by(ctx.events, as_of), since)
+
+
+def known_by(events: Sequence[PolicyEvent], as_of: date) -> tuple[PolicyEvent, ...]:
+    return tuple(e for e in events if e.day <= as_of)
 
 
 BeforeCommit = Callable[[RegimeReport, Sequence[Transition]], None]
@@ -115,15 +126,12 @@ def update_regimes(
     report = evaluate_regimes(store, settings, source, day)
     repo = RegimeRepo(store)
     known, transitions = detect(repo.known_states(), report.all, day)
-    final = RegimeReport(
-        report.as_of, report.scenarios, report.composite, report.events, {k: v.since for k, v in known.items()}
-    )
     if before_commit is not None:
-        before_commit(final, transitions)
+        before_commit(report, transitions)
     with store.transaction() as conn:
         repo.record(conn, day, known, transitions)
-        store.set_meta(REPORT_META_KEY, json.dumps(final.to_json(), ensure_ascii=False), conn)
-    return final, transitions
+        store.set_meta(REPORT_META_KEY, json.dumps(report.to_json(), ensure_ascii=False), conn)
+    return report, transitions
 
 
 def refresh_report(store: Store, settings: Settings, source: str, day: date) -> RegimeReport:
@@ -140,6 +148,5 @@ def stored_report(store: Store) -> RegimeReport | None:
     if raw is None:
         return None
     report = RegimeReport.from_json(json.loads(raw))
-    return RegimeReport(
-        report.as_of, report.scenarios, report.composite, tuple(RegimeRepo(store).events()), report.since
-    )
+    events = known_by(RegimeRepo(store).events(), report.as_of)
+    return RegimeReport(report.as_of, report.scenarios, report.composite, events, report.since)

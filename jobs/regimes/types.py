@@ -5,11 +5,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, Protocol
 
 import numpy as np
 
+from jobs.engine.guards import DayFacts, Verdict, is_stale, stale_from
 from jobs.model.figures import IndustryGain
 
 
@@ -72,7 +73,12 @@ class Freshness:
     error: str | None = None  # the last fetch failed with this (the data may still be usable)
 
     def stale(self, as_of: date) -> bool:
-        return self.last_date is None or as_of > self.last_date + timedelta(days=self.max_age_days)
+        return is_stale(self.last_date, self.max_age_days, as_of)
+
+    @property
+    def stale_from(self) -> date | None:
+        """The first day this input counts as stale (its newest date plus ``max_age_days``, plus one)."""
+        return None if self.last_date is None else stale_from(self.last_date, self.max_age_days)
 
     def to_json(self, as_of: date) -> dict[str, Any]:
         return {
@@ -92,7 +98,9 @@ class ScenarioResult:
     code: str  # machine form of the reason; templates phrase it in each language
     as_of: date | None  # date of the newest input the state was computed from
     evidence: tuple[Evidence, ...] = ()
-    stale_since: date | None = None  # set when the state is unknown because an input is stale
+    # set when the state is unknown because an input is stale: the first day it counted as stale (``as_of``
+    # is then that input's newest date)
+    stale_since: date | None = None
     inputs: tuple[Freshness, ...] = field(default=())
 
     def to_json(self, as_of: date) -> dict[str, Any]:
@@ -114,7 +122,9 @@ def unknown(scenario: Scenario, fresh: Freshness, *inputs: Freshness) -> Scenari
         why = f"no {fresh.name} data" + (f" ({fresh.error})" if fresh.error else "")
         code = "no_data"
     else:
-        why = f"{fresh.name} stale since {fresh.last_date}" + (f" ({fresh.error})" if fresh.error else "")
+        why = f"{fresh.name} stale since {fresh.stale_from} (newest {fresh.last_date})" + (
+            f" ({fresh.error})" if fresh.error else ""
+        )
         code = "stale"
     return ScenarioResult(
         scenario=scenario,
@@ -122,7 +132,28 @@ def unknown(scenario: Scenario, fresh: Freshness, *inputs: Freshness) -> Scenari
         reason=why,
         code=code,
         as_of=fresh.last_date,
-        stale_since=fresh.last_date,
+        stale_since=fresh.stale_from,
+        inputs=inputs or (fresh,),
+    )
+
+
+def silenced(
+    scenario: Scenario,
+    verdict: Verdict,
+    fresh: Freshness,
+    *inputs: Freshness,
+    evidence: Sequence[Evidence] = (),
+) -> ScenarioResult:
+    """The result for a scenario that may not speak today (``jobs.engine.guards.may_speak`` said why)."""
+    if verdict.code in ("no_data", "stale"):
+        return unknown(scenario, fresh, *inputs)
+    return ScenarioResult(
+        scenario=scenario,
+        state=State.UNKNOWN,
+        reason=verdict.reason,
+        code=verdict.code,
+        as_of=fresh.last_date,
+        evidence=tuple(evidence),
         inputs=inputs or (fresh,),
     )
 
@@ -147,6 +178,9 @@ class Ranked(Protocol):
     def percentile(self) -> float: ...
 
     @property
+    def history_days(self) -> int: ...  # days the percentile ranks against, this one included
+
+    @property
     def top(self) -> tuple[IndustryGain, ...]: ...
 
     @property
@@ -155,10 +189,22 @@ class Ranked(Protocol):
 
 @dataclass(frozen=True)
 class Ranking:
-    """A stored snapshot's day, spread, percentile and its top and bottom K (lowest gain first)."""
+    """A stored snapshot's day, spread, percentile (and its history's length) and its top and bottom K
+    (lowest gain first)."""
 
     as_of: date
     spread: float
     percentile: float
+    history_days: int
     top: tuple[IndustryGain, ...]
     bottom: tuple[IndustryGain, ...]
+
+
+def spread_facts(
+    spread: Ranked | None, as_of: date, incomplete: tuple[date, str] | None = None, *, percentile: bool = True
+) -> DayFacts:
+    """What ``jobs.engine.guards.may_speak`` judges of the spread snapshot a check reads on ``as_of`` (the
+    newest on or before it); ``percentile=False`` for a check that reads its top five, not its percentile."""
+    if spread is None:
+        return DayFacts(as_of, None)
+    return DayFacts(as_of, spread.as_of, spread.history_days if percentile else None, incomplete)

@@ -5,6 +5,8 @@ import-linter's contract in pyproject.toml, run by `lint-imports` in CI)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -86,3 +88,13 @@ def test_project_imports_inside_functions_say_why() -> None:
                 if inside and not lines[sub.lineno - 2].strip().startswith("#"):
                     unexplained.append(f"{path.relative_to(REPO)}:{sub.lineno}")
     assert unexplained == []
+
+
+def test_the_command_line_loads_telegram_only_for_the_commands_that_use_it() -> None:
+    """``spreadwatch report`` and the like start without python-telegram-bot (hundreds of ms on this machine)."""
+    code = (
+        "import sys, bot.cli.main; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('telegram', 'akshare')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -17,7 +17,6 @@ import sys
 from typing import Any
 
 from bot.cli.cli_common import ExitCode, add_common_options, date_arg, print_message, settings_from_args
-from bot.telegram.oneshot import TelegramUnreachable, TokenRefused, send_outbox, sync_broadcast_chats
 from jobs.alerting.apprise_delivery import notify_sender_for
 from jobs.alerting.cycle import run_cycle
 from jobs.alerting.destinations import is_notify_chat
@@ -50,7 +49,10 @@ def exit_code(outcome: str, left_pending: int) -> ExitCode:
 def cmd_run_daily(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     services = Services.build(settings)
-    sync_broadcast_chats(services)
+    # python-telegram-bot loads for run-daily itself, not for every command the parser knows
+    from bot.telegram import oneshot
+
+    oneshot.sync_broadcast_chats(services)
     cycle = run_cycle(services, as_of=args.as_of)
     if cycle.calendar is not None:
         print(f"calendar: {'ok' if cycle.calendar.ok else 'refresh FAILED'} - {cycle.calendar.message}")
@@ -91,9 +93,12 @@ def deliver_telegram(args: argparse.Namespace, settings: Settings, services: Ser
             print(f"--- NOT SENT to chat {row.chat_id} ({row.rule_id} {row.kind} tier {row.tier} {row.day}) ---")
             print_message(row.text)
         return exit_code(outcome, len(pending))
+    # python-telegram-bot loads only when there is a token to deliver with
+    from bot.telegram import oneshot
+
     try:
-        stats = send_outbox(services, token, args.wait)
-    except TokenRefused:
+        stats = oneshot.send_outbox(services, token, args.wait)
+    except oneshot.TokenRefused:
         # the messages stay pending for a run with a good token; the token itself is never echoed
         print(
             f"config error: telegram.token_env: Telegram refused the token in ${settings.telegram.token_env}; "
@@ -101,7 +106,7 @@ def deliver_telegram(args: argparse.Namespace, settings: Settings, services: Ser
             file=sys.stderr,
         )
         return ExitCode.CONFIG
-    except TelegramUnreachable as exc:
+    except oneshot.TelegramUnreachable as exc:
         # the messages stay pending: the next run (or the bot) delivers them
         print(f"delivery failed, messages left pending: {exc}", file=sys.stderr)
         return exit_code(outcome, outbox.counts("telegram")["pending"])

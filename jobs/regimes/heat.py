@@ -66,6 +66,16 @@ class Points:
     def last_day(self) -> date | None:
         return None if self.empty else pd.Timestamp(self.days[-1]).date()
 
+    def since_last_hole(self) -> Points:
+        """The points after the last hole of more than ``HOLE_DAYS`` calendar days: a percentile ranks against
+        one stretch of the data, not across years without any (the shared turnover file's SW2014 era ends
+        2014-02-20 and the SW2021 one starts 2021-12-13, with other industries)."""
+        gaps = np.flatnonzero(np.diff(self.days) > np.timedelta64(HOLE_DAYS, "D"))
+        if len(gaps) == 0:
+            return self
+        start = int(gaps[-1]) + 1
+        return Points(self.days[start:], self.values[start:])
+
     def series(self) -> pd.Series:
         return pd.Series(self.values, index=pd.DatetimeIndex(self.days), dtype=float)
 
@@ -250,14 +260,14 @@ def judge_heat(
     analysis_error: str | None = None,
 ) -> ScenarioResult:
     """The state from the measures' series (cut at ``as_of`` here, so a longer series may be passed)."""
-    share = series.share_amount.cut(as_of)
+    share = series.share_amount.cut(as_of).since_last_hole()
     share_src = series.sources.get("share")
     share_name = f"amount ({share_src})" if share_src else "amount"
     share_age, share_err = amount_max_age_days, amount_error
     if share.empty and not series.share_analysis.empty:
-        share = series.share_analysis.cut(as_of)
+        share = series.share_analysis.cut(as_of).since_last_hole()
         share_src, share_name, share_age, share_err = None, "analysis", analysis_max_age_days, analysis_error
-    pe = series.pe.cut(as_of)
+    pe = series.pe.cut(as_of).since_last_hole()
     pe_src = series.sources.get("pe")
     pe_name = f"pe ({pe_src})" if pe_src else "analysis"
 

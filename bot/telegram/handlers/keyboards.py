@@ -40,8 +40,10 @@ LABELS = {
 }
 
 
-def spread_keyboard(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(LABELS[lang]["refresh"], callback_data=SPREAD_REFRESH)]])
+def spread_keyboard(lang: str, dashboard: InlineKeyboardButton | None = None) -> InlineKeyboardMarkup:
+    """Refresh, and the 📊 button that opens the dashboard when ``webapp.public_url`` is set."""
+    row = [InlineKeyboardButton(LABELS[lang]["refresh"], callback_data=SPREAD_REFRESH)]
+    return InlineKeyboardMarkup([[*row, dashboard] if dashboard is not None else row])
 
 
 def subscribe_keyboard(lang: str) -> InlineKeyboardMarkup:

@@ -71,7 +71,7 @@ class Encoded:
 
     @classmethod
     def of(cls, body: bytes, content_type: str) -> Encoded:
-        return cls(body, gzip.compress(body, 9), '"' + hashlib.sha256(body).hexdigest()[:32] + '"', content_type)
+        return cls(body, gzip.compress(body, 6), '"' + hashlib.sha256(body).hexdigest()[:32] + '"', content_type)
 
     @classmethod
     def json(cls, value: Any) -> Encoded:

@@ -22,7 +22,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
 
-from bot.telegram import ops_hooks, scheduling
+from bot.telegram import ops_hooks, scheduling, webapp_hooks
 from bot.telegram.bot_data import CONTEXT_TYPES, AnyApplication, bot_data_of
 from bot.telegram.broadcast_targets import sync_broadcast_with_bot
 from bot.telegram.client import bot_for
@@ -108,6 +108,7 @@ def build_application(services: Services) -> AnyApplication:
     register_handlers(application, services)
     scheduling.install(application)
     ops_hooks.install(application, services)  # the service lock; with ops.listen, metrics and /healthz + /metrics
+    webapp_hooks.install(application, services, bot_token(settings))  # webapp: the dashboard and the menu button
     run_handlers_off_loop(application)
     return application
 

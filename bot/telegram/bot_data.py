@@ -16,6 +16,7 @@ from bot.ops.metrics import NO_EVENTS, Events, Metrics
 from bot.ops.ops_server import OpsServer
 from bot.telegram.delivery import OutboxSender
 from bot.telegram.menu import MENU, MenuCommand
+from bot.web.server import WebServer
 from jobs.alerting.apprise_delivery import NotifySender
 from jobs.alerting.daily import DailyResult
 from jobs.alerting.services import Services
@@ -89,6 +90,7 @@ class BotData:
     menu: list[MenuCommand] = field(default_factory=lambda: list(MENU))
     metrics: Metrics | None = None  # with ops.listen
     ops_server: OpsServer | None = None  # with ops.listen, while the bot runs
+    web_server: WebServer | None = None  # with webapp.listen, while the bot runs
     outbox_sender: OutboxSender | None = None
     notify_sender: NotifySender | None = None
     daily_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one daily job at a time

@@ -39,7 +39,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -53,6 +53,10 @@ from telegram.error import (
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.ops.metrics import NO_EVENTS, Events
+from bot.telegram.dashboard_links import dashboard_button
+from jobs.alerting.alert_log import SPREAD_RULE
+from jobs.config.languages import reader_lang
+from jobs.config.settings import Settings
 from jobs.store.chats import ChatRepo
 from jobs.store.outbox import Outbox, OutboxRow
 
@@ -138,8 +142,11 @@ class OutboxSender:
         backoff_base_s: float = 2.0,
         backoff_max_s: float = 900.0,
         worker_id: str | None = None,
+        settings: Settings | None = None,
     ) -> None:
         self.bot = bot
+        # with webapp.public_url: spread alerts carry the 📊 button (web_app in private chats, a URL elsewhere)
+        self.settings = settings
         self.outbox = outbox
         self.chats = chats
         self.pacer = Pacer(rate)
@@ -240,12 +247,14 @@ class OutboxSender:
                 log.warning("outbox row %s to chat %s: no longer held by this sender, not sent", row.id, chat_id)
                 stats.skipped += 1
                 return
+            markup = await asyncio.to_thread(self._markup, row, chat_id)
             try:
                 message = await self.bot.send_message(
                     chat_id=chat_id,
                     text=row.text,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
+                    reply_markup=markup,
                 )
             except RetryAfter as exc:
                 wait = _retry_after_s(exc)
@@ -301,6 +310,20 @@ class OutboxSender:
         await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", "chat migrated repeatedly")
         stats.failed += 1
         self.events.message_failed("migrated_repeatedly")
+
+    def _markup(self, row: OutboxRow, chat_id: int) -> InlineKeyboardMarkup | None:
+        """The 📊 button under a spread alert (its first part), in the chat's language."""
+        settings = self.settings
+        if settings is None or settings.webapp.public_url is None or row.rule_id != SPREAD_RULE or row.part != 0:
+            return None
+        chat = self.chats.get(chat_id)
+        lang = reader_lang(chat.lang if chat is not None else None, None, settings.lang)
+        try:
+            username: str | None = self.bot.username
+        except RuntimeError:  # a bot not initialized (getMe) has no username yet: no t.me link then
+            username = None
+        button = dashboard_button(settings, username, lang, chat_id, "spread")
+        return InlineKeyboardMarkup([[button]]) if button is not None else None
 
     async def _transient(self, row: OutboxRow, exc: TelegramError, stats: DrainStats) -> None:
         error = f"{type(exc).__name__}: {exc}"

@@ -51,7 +51,9 @@ def send_outbox(services: Services, token: str, wait_up_to_s: float) -> DrainSta
 
     async def drain() -> DrainStats:
         async with bot_for(settings, token) as bot:
-            sender = OutboxSender(bot, Outbox(services.store), services.chats, rate=settings.telegram.rate)
+            sender = OutboxSender(
+                bot, Outbox(services.store), services.chats, rate=settings.telegram.rate, settings=settings
+            )
             return await sender.drain(wait_up_to_s=wait_up_to_s)
 
     try:

@@ -61,11 +61,11 @@ def install(application: Any, services: Services) -> None:
         if lock is not None:
             lock.release()
 
-    application.post_init = _chain(application.post_init, start)
-    application.post_shutdown = _chain(stop, application.post_shutdown)
+    application.post_init = chain(application.post_init, start)
+    application.post_shutdown = chain(stop, application.post_shutdown)
 
 
-def _chain(first: Hook | None, then: Hook | None) -> Hook:
+def chain(first: Hook | None, then: Hook | None) -> Hook:
     async def both(app: Any) -> None:
         if first is not None:
             await first(app)

@@ -63,7 +63,11 @@ def sender_of(application: AnyApplication) -> OutboxSender:
     if data.outbox_sender is None:
         services = data.services
         sender = OutboxSender(
-            application.bot, Outbox(services.store), services.chats, rate=services.settings.telegram.rate
+            application.bot,
+            Outbox(services.store),
+            services.chats,
+            rate=services.settings.telegram.rate,
+            settings=services.settings,
         )
         sender.events = data.events
         data.outbox_sender = sender

@@ -193,6 +193,58 @@ class OpsSettings(Strict):
         return split_listen(self.listen) if self.listen else None
 
 
+class WebAppSettings(Strict):
+    """The dashboard (README "The dashboard"): a Telegram Mini App and a plain page, served by ``spreadwatch run``.
+
+    Off by default. ``listen`` is where this process serves it (behind the operator's HTTPS reverse proxy);
+    ``public_url`` the HTTPS address Telegram opens (the 📊 buttons and the chat menu button appear only
+    when it is set); ``public`` offers the read-only page to browsers outside Telegram.
+    """
+
+    listen: str | None = None
+    public_url: str | None = None
+    public: bool = False
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        split_listen(v.strip())
+        return v.strip()
+
+    @field_validator("public_url")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        v = v.strip()
+        try:
+            parts = urlsplit(v)
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        # Telegram opens Mini Apps only over HTTPS: the reverse proxy in front of webapp.listen terminates it
+        if parts.scheme != "https" or not parts.hostname:
+            raise ValueError("expected an https:// URL (Telegram opens Mini Apps only over HTTPS)")
+        if parts.query or parts.fragment:
+            raise ValueError("expected an https:// URL without ?query or #fragment")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _served_here(self) -> WebAppSettings:
+        if self.listen is None and (self.public_url is not None or self.public):
+            raise ValueError(
+                "listen is required when public_url or public is set (HOST:PORT where spreadwatch run serves it)"
+            )
+        return self
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return split_listen(self.listen) if self.listen else None
+
+
 def split_listen(value: str) -> tuple[str, int]:
     """``"127.0.0.1:9108"`` -> ``("127.0.0.1", 9108)``; ``"[::1]:9108"`` -> ``("::1", 9108)``."""
     host, sep, port = value.rpartition(":")
@@ -213,6 +265,7 @@ class Settings(Strict):
     alerts: AlertSettings = AlertSettings()
     regimes: RegimeSettings = RegimeSettings()
     ops: OpsSettings = OpsSettings()
+    webapp: WebAppSettings = WebAppSettings()
     notify: NotifySettings = NotifySettings()
 
     @property

@@ -8,6 +8,11 @@ from typing import Any
 
 from jobs.store.datastore import Store, now_iso
 
+# what a subscriber may choose (/settings buttons and the dashboard's Settings page): a personal threshold
+# (None = the configured alerts.enter_percentile) and a mute for a number of days (0 = unmute)
+THRESHOLD_CHOICES = (85, 90, 95)
+MUTE_CHOICES = (1, 7, 30)
+
 
 @dataclass(frozen=True)
 class Chat:

@@ -94,6 +94,8 @@ REGIME_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "regime_history": history_ctx,
     "regime_history_caption": history_ctx,
     "regime": lambda: {"report": report()},
+    # the dashboard's Scenarios page: one scenario (breadth shows a board's name, EVIL) and since when
+    "webapp_scenario": lambda: {"r": results()[3], "since": DAY},
     "regime_fire": lambda: transition(Change.FIRE),
     "regime_resolve": lambda: transition(Change.RESOLVE),
     "event_added": lambda: {"event": PolicyEvent(7, DAY, EVIL, "admin"), "until": date(2025, 3, 15)},

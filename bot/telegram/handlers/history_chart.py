@@ -7,10 +7,11 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
+from bot.telegram.dashboard_links import dashboard_button
 from bot.telegram.handlers.handler_support import (
     Context,
     args_of,
@@ -60,9 +61,13 @@ async def history(update: Update, context: Context) -> None:
         status=status,
         stale=status.stale,
     )
+    button = dashboard_button(services.settings, context.bot.username, lang, chat.id, "spread")
+    markup = InlineKeyboardMarkup([[button]]) if button is not None else None
     await send_captioned(
         update,
-        lambda c: chat.send_photo(png, caption=c, parse_mode=ParseMode.HTML, filename=f"spread-{period}.png"),
+        lambda c: chat.send_photo(
+            png, caption=c, parse_mode=ParseMode.HTML, filename=f"spread-{period}.png", reply_markup=markup
+        ),
         caption,
     )
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from jobs.config.languages import LANGS
+from jobs.store.chats import MUTE_CHOICES, THRESHOLD_CHOICES
 
 SPREAD_REFRESH = "spread:refresh"
 SUBSCRIBE_CONFIRM = "sub:confirm"
 SETTINGS_PREFIX = "set:"
 
-THRESHOLD_CHOICES = (85, 90, 95)  # 0 in callback data = back to the configured default
-MUTE_CHOICES = (1, 7, 30)  # days; 0 in callback data = unmute
+# callback data: set:thr:0 = back to the configured default threshold; set:mute:0 = unmute
 
 # button labels are UI chrome, not messages: they live here rather than in templates
 LABELS = {
@@ -40,8 +40,10 @@ LABELS = {
 }
 
 
-def spread_keyboard(lang: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(LABELS[lang]["refresh"], callback_data=SPREAD_REFRESH)]])
+def spread_keyboard(lang: str, dashboard: InlineKeyboardButton | None = None) -> InlineKeyboardMarkup:
+    """Refresh, and the 📊 button that opens the dashboard when ``webapp.public_url`` is set."""
+    row = [InlineKeyboardButton(LABELS[lang]["refresh"], callback_data=SPREAD_REFRESH)]
+    return InlineKeyboardMarkup([[*row, dashboard] if dashboard is not None else row])
 
 
 def subscribe_keyboard(lang: str) -> InlineKeyboardMarkup:

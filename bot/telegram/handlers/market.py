@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot.telegram.dashboard_links import dashboard_button
 from bot.telegram.handlers.handler_support import (
     Context,
     args_of,
@@ -45,8 +46,15 @@ async def _snapshot_answer(update: Update, context: Context, kind: str) -> None:
     if ctx is None:
         await reply(update, no_data_text(services, lang))
         return
-    markup = spread_keyboard(lang) if kind == "spread" else None
+    markup = _spread_markup(update, context, lang) if kind == "spread" else None
     await reply(update, render(kind, lang, admin=sees_raw_errors(update, services), **ctx), markup)
+
+
+def _spread_markup(update: Update, context: Context, lang: str) -> InlineKeyboardMarkup:
+    chat = update.effective_chat
+    assert chat is not None
+    button = dashboard_button(services_of(context).settings, context.bot.username, lang, chat.id, "spread")
+    return spread_keyboard(lang, button)
 
 
 async def spread(update: Update, context: Context) -> None:
@@ -71,7 +79,9 @@ async def refresh_button(update: Update, context: Context) -> None:
     admin = sees_raw_errors(update, services)
     text = render("spread", lang, admin=admin, **ctx) if ctx is not None else no_data_text(services, lang)
     try:
-        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=spread_keyboard(lang))
+        await query.edit_message_text(
+            text, parse_mode=ParseMode.HTML, reply_markup=_spread_markup(update, context, lang)
+        )
     except BadRequest as exc:
         # nothing new since the message was sent: Telegram refuses an identical edit
         if "not modified" not in str(exc).lower():

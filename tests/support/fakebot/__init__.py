@@ -14,7 +14,9 @@ string) and ``GET /file/bot<TOKEN>/<file_path>`` for files the bot uploaded. Met
 getMe, getUpdates (long poll: honours ``offset``, ``limit``, ``timeout``), deleteWebhook (honours
 ``drop_pending_updates``), setWebhook, getWebhookInfo, sendMessage, sendPhoto, sendDocument,
 editMessageText, editMessageReplyMarkup (both answer 400 "message is not modified" when nothing changes
-and "message to edit not found" for an unknown message, as Telegram does), answerCallbackQuery,
+and "message to edit not found" for an unknown message, as Telegram does; sends and edits carrying a
+``web_app`` inline button to a chat that is not private answer 400 "BUTTON_TYPE_INVALID", as Telegram does),
+answerCallbackQuery,
 setMyCommands / getMyCommands / deleteMyCommands (stored per scope and language_code), getFile,
 getChatMember (status from ``chat_members[(chat_id, user_id)]``, default "member"), getChat (a
 channel from ``usernames["@name"]``, else "chat not found"). Any other

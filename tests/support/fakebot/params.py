@@ -23,6 +23,7 @@ JSON_FIELDS = frozenset(
         "link_preview_options",
         "reply_parameters",
         "media",
+        "menu_button",
     }
 )
 INT_FIELDS = frozenset(

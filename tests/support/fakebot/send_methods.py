@@ -9,14 +9,28 @@ import time
 from .files import FileStore, png_size
 from .records import Call
 from .replies import _error, _ok, _Reply
-from .sent_messages import SentMessages, _public
+from .sent_messages import SentMessages, _chat_json, _public
 from .telegram_html import _balanced_html, _visible
 
 
 class SendMethods(SentMessages, FileStore):
+    def _button_refusal(self, call: Call) -> _Reply | None:
+        """Telegram refuses ``web_app`` inline buttons outside private chats (400 BUTTON_TYPE_INVALID)."""
+        markup = call.params.get("reply_markup")
+        rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+        if not rows or call.chat_id is None:
+            return None
+        with self._lock:
+            kind = (self._chats.get(call.chat_id) or _chat_json(call.chat_id))["type"]
+        if kind != "private" and any(isinstance(b, dict) and "web_app" in b for row in rows for b in row):
+            return _error(400, "Bad Request: BUTTON_TYPE_INVALID")
+        return None
+
     def _m_sendMessage(self, call: Call) -> _Reply:
         if call.chat_id is None:
             return _error(400, "Bad Request: chat not found")
+        if (refusal := self._button_refusal(call)) is not None:
+            return refusal
         text = call.params.get("text")
         if not isinstance(text, str) or not text.strip():
             return _error(400, "Bad Request: message text is empty")
@@ -30,6 +44,8 @@ class SendMethods(SentMessages, FileStore):
         return self._store(msg, call)
 
     def _m_sendPhoto(self, call: Call) -> _Reply:
+        if (refusal := self._button_refusal(call)) is not None:
+            return refusal
         upload = self._upload(call, "photo")
         if call.chat_id is None or upload is None:
             return _error(400, "Bad Request: there is no photo in the request")
@@ -92,6 +108,8 @@ class SendMethods(SentMessages, FileStore):
     def _edit(self, call: Call, text: bool) -> _Reply:
         if "inline_message_id" in call.params:
             return _ok(True)
+        if (refusal := self._button_refusal(call)) is not None:
+            return refusal
         key = (call.chat_id or 0, int(call.params.get("message_id") or 0))
         with self._lock:
             msg = self._messages.get(key)

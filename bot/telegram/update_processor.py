@@ -59,7 +59,6 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         heavy_at_once: int = 2,
     ) -> None:
         super().__init__(NOT_A_LIMIT)
-        self.slots = max_concurrent_updates
         self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._heavy = asyncio.Semaphore(heavy_at_once)
         self.limits = limits

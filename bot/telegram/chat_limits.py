@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 from telegram import MessageEntity, Update
 from telegram.ext import CommandHandler
 
+from bot.ops.metrics import NO_EVENTS, Events
+
 _HEAVY = "_spreadwatch_heavy"
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,6 +88,7 @@ class ChatLimits:
         self.burst = burst
         self.admins = frozenset(admins)
         self.clock = clock  # seconds, never decreasing (tests set a fake one)
+        self.events: Events = NO_EVENTS  # the metrics, with ops.listen
         self.commands: frozenset[str] = frozenset()  # set by the composition root once handlers exist
         self.heavy: frozenset[str] = frozenset()
         self._buckets: dict[int, Bucket] = {}
@@ -151,11 +154,11 @@ class ChatLimits:
             if bucket.tokens >= 1:
                 bucket.tokens -= 1
                 return Admission.ADMIT
-            if bucket.told:
-                return Admission.DROP
-            bucket.told = True
-            self._notices.add(update.update_id)
-            return Admission.NOTIFY
+            told, bucket.told = bucket.told, True
+            if not told:
+                self._notices.add(update.update_id)
+        self.events.command_refused(told=not told)
+        return Admission.DROP if told else Admission.NOTIFY
 
     def notice_due(self, update: Update) -> bool:
         """Whether this update is the one to answer with "too many requests" (true once per update)."""

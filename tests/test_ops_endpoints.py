@@ -13,10 +13,12 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support.bot_harness import ADMIN_ID, SOURCE, TOKEN, BotHarness, db, filled_db, wait_until  # noqa: F401
+from support.fakebot import command_update
 
 from bot.telegram import scheduling
 from bot.telegram.scheduling import CATCHUP_NAME, DRAIN_NAME, daily_job, drain_job
@@ -232,5 +234,20 @@ def test_without_ops_listen_there_is_no_server(db: Path) -> None:
     try:
         assert harness.application.bot_data.ops_server is None
         harness.ask("/help", chat_id=ADMIN_ID)
+    finally:
+        harness.stop()
+
+
+def test_commands_past_a_chats_limit_are_counted(db: Path) -> None:
+    def frozen_clock(application: Any, services: Any) -> None:
+        application.bot_data.chat_limits.clock = lambda: 1000.0  # no refill while the test runs
+
+    harness = BotHarness(db, sections=OPS, configure=frozen_clock, command_burst=1).start()
+    try:
+        ids = [harness.fake.push(command_update("/spread", chat_id=612)) for _ in range(4)]
+        for update_id in ids:
+            harness.wait_processed(update_id)
+        assert value(harness, "spreadwatch_commands_refused_total", outcome="told") == 1
+        assert value(harness, "spreadwatch_commands_refused_total", outcome="ignored") == 2
     finally:
         harness.stop()

@@ -63,6 +63,9 @@ class Events:
     def command(self, name: str, seconds: float) -> None:
         return None
 
+    def command_refused(self, told: bool) -> None:
+        return None
+
 
 class Metrics(Events):
     def __init__(self) -> None:
@@ -105,6 +108,14 @@ class Metrics(Events):
             buckets=COMMAND_BUCKETS,
             registry=r,
         )
+        self.refused = Counter(
+            "spreadwatch_commands_refused",
+            "Commands and button presses past their chat's limit: told (the one notice) or ignored",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("told", "ignored"):
+            self.refused.labels(outcome)
         for outcome in DAILY_OUTCOMES:
             self.daily_runs.labels(outcome)
             self.daily_last.labels(outcome).set(0)
@@ -134,6 +145,9 @@ class Metrics(Events):
 
     def command(self, name: str, seconds: float) -> None:
         self.commands.labels(name).observe(seconds)
+
+    def command_refused(self, told: bool) -> None:
+        self.refused.labels("told" if told else "ignored").inc()
 
 
 NO_EVENTS = Events()

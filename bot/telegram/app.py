@@ -25,6 +25,7 @@ from telegram.ext import ApplicationBuilder
 from bot.telegram import ops_hooks, scheduling, webapp_hooks
 from bot.telegram.bot_data import CONTEXT_TYPES, AnyApplication, bot_data_of
 from bot.telegram.broadcast_targets import sync_broadcast_with_bot
+from bot.telegram.chat_limits import ChatLimits
 from bot.telegram.client import bot_for
 from bot.telegram.handlers import (
     admin,
@@ -95,17 +96,21 @@ async def post_init(application: AnyApplication) -> None:
 
 def build_application(services: Services) -> AnyApplication:
     settings = services.settings
+    tg = settings.telegram
+    limits = ChatLimits(tg.commands_per_minute, tg.command_burst, tg.admins)
     # the same bot (rate limiter, defaults, Bot API address) as run-daily's sender, the tests and bench/
     application = (
         ApplicationBuilder()
         .bot(bot_for(settings, bot_token(settings)))
         .context_types(CONTEXT_TYPES)
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(PerChatUpdateProcessor(limits=limits, heavy_at_once=tg.heavy_at_once))
         .post_init(post_init)
         .build()
     )
     bot_data_of(application).services_ = services
+    bot_data_of(application).chat_limits = limits
     register_handlers(application, services)
+    limits.learn(h for handlers in application.handlers.values() for h in handlers)  # our commands, the heavy ones
     scheduling.install(application)
     ops_hooks.install(application, services)  # the service lock; with ops.listen, metrics and /healthz + /metrics
     webapp_hooks.install(application, services, bot_token(settings))  # webapp: the dashboard and the menu button

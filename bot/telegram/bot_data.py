@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackContext, ContextTypes, ExtBot
 
 from bot.ops.metrics import NO_EVENTS, Events, Metrics
 from bot.ops.ops_server import OpsServer
+from bot.telegram.chat_limits import ChatLimits
 from bot.telegram.delivery import OutboxSender
 from bot.telegram.menu import MENU, MenuCommand
 from bot.web.server import WebServer
@@ -100,6 +101,7 @@ class BotData:
     regimes_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_daily: DailyResult | None = None  # /status shows it; set once a run is complete
     refused_chats: set[int] = field(default_factory=set)  # told once that the allow-list excludes them
+    chat_limits: ChatLimits | None = None  # the per-chat command buckets (set by build_application)
     backtest_cache: BacktestCache = field(default_factory=BacktestCache)
     regime_history_chart: HistoryChartCache = field(default_factory=HistoryChartCache)
 

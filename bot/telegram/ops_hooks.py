@@ -43,6 +43,9 @@ def install(application: Any, services: Services) -> None:
         metrics = Metrics()
         metrics.watch_store(services)
         bot_data_of(application).metrics = metrics
+        limits = bot_data_of(application).chat_limits
+        if limits is not None:
+            limits.events = metrics
         time_commands(application, metrics)
 
     async def start(app: Any) -> None:

@@ -115,6 +115,14 @@ class TelegramSettings(Strict):
     # messages per second this instance sends (Telegram allows about 30 per bot): instances sharing
     # one database (storage.url) share the bot's limit, so give each its part (two: 14.75)
     rate: float = Field(29.5, gt=0, le=30)
+    # per chat, a token bucket on commands and button presses: command_burst at once, refilled at
+    # commands_per_minute (Telegram lets a bot send a group 20 messages a minute); past it the chat is
+    # told once and ignored until it has a token again. Admins' own commands are not counted.
+    commands_per_minute: float = Field(20.0, gt=0, le=600)
+    command_burst: int = Field(10, ge=1, le=100)
+    # heavy commands (charts, backtest, export, regimes) processed at once over all chats; each chat
+    # has at most one in progress, its next command waits for it
+    heavy_at_once: int = Field(2, ge=1, le=16)
 
     @field_validator("broadcast", mode="before")
     @classmethod

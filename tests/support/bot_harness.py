@@ -38,6 +38,9 @@ BOT_USERNAME = "spreadwatch_bot"
 ADMIN_ID = 4242
 # 18:00 in Shanghai on the CSV's last trading day: after the publish time, so its data is current
 FRESH_NOW = datetime(2026, 6, 2, 10, 0, tzinfo=UTC)
+# bot tests that are not about the per-chat command limit send dozens of commands from one chat within
+# seconds: the harness raises the limit unless a test sets telegram.command_burst / commands_per_minute
+UNLIMITED_COMMANDS = {"command_burst": 100, "commands_per_minute": 600}
 
 
 def wait_until(pred: Callable[[], Any], timeout: float = 30.0) -> None:
@@ -100,7 +103,7 @@ class BotHarness:
         self.fake = FakeBotAPI(bot_username=BOT_USERNAME)
         self.db = db
         self.clock = clock
-        self.telegram = telegram
+        self.telegram = {**UNLIMITED_COMMANDS, **telegram}
         self.configure = configure
         self.services: Services | None = None
         self.application: Any = None

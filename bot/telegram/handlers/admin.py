@@ -33,4 +33,6 @@ async def refresh(update: Update, context: Context) -> None:
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    application.add_handler(CommandHandler("refresh", refresh, block=False))
+    # in the chat's order like every command; not heavy: it waits for the source, and refresh_lock
+    # already lets one refresh run at a time
+    application.add_handler(CommandHandler("refresh", refresh))

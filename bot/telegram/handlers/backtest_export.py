@@ -16,6 +16,7 @@ from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
 from bot.telegram.bot_data import bot_data_of
+from bot.telegram.chat_limits import heavy
 from bot.telegram.handlers.handler_support import (
     Context,
     args_of,
@@ -34,6 +35,7 @@ from jobs.rendering.messages import render
 RECENT_EPISODES = 5
 
 
+@heavy  # a first backtest takes a few hundred ms
 async def backtest(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
@@ -49,6 +51,7 @@ async def backtest(update: Update, context: Context) -> None:
     await reply(update, text)
 
 
+@heavy  # the whole history as CSV
 async def export(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
@@ -74,9 +77,8 @@ async def export(update: Update, context: Context) -> None:
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services | None = None) -> None:
-    # block=False: a first backtest or a full export takes a few hundred ms; other chats must not wait
-    application.add_handler(CommandHandler("backtest", backtest, block=False))
-    application.add_handler(CommandHandler("export", export, block=False))
+    application.add_handler(CommandHandler("backtest", backtest))
+    application.add_handler(CommandHandler("export", export))
     menu = bot_data_of(application).menu
     names = [c.name for c in menu]
     at = names.index("history") + 1 if "history" in names else len(menu)

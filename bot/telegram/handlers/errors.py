@@ -27,28 +27,46 @@ GATE_GROUP = -1  # runs before every command handler
 
 
 async def gate(update: Update, context: Context) -> None:
-    """Drop what must not reach the commands: edited messages, channel posts, chats not allowed."""
+    """Drop what must not reach the commands: edited messages, channel posts, chats not allowed; answer
+    the command that ran a chat's bucket dry with "too many requests" (``bot.telegram.chat_limits``)."""
     if update.edited_message is not None or update.edited_channel_post is not None:
         # re-answering an edited command would duplicate the first answer
         raise ApplicationHandlerStop
     if update.channel_post is not None:
         raise ApplicationHandlerStop
+    limits = context.bot_data.chat_limits
+    too_many = limits is not None and limits.notice_due(update)
+    if not await _allowed(update, context):
+        raise ApplicationHandlerStop
+    chat = update.effective_chat
+    if too_many and limits is not None and chat is not None:
+        services = services_of(context)
+        log.info("chat %s ran out of commands: told once, ignored until it has one again", chat.id)
+        text = render("too_many_requests", chat_lang(update, services), seconds=limits.retry_after(chat.id))
+        await reply(update, text)
+        if update.callback_query is not None:
+            await update.callback_query.answer()  # stops the button's spinner
+        raise ApplicationHandlerStop
+
+
+async def _allowed(update: Update, context: Context) -> bool:
+    """Whether ``telegram.allowed_chats`` lets the chat in; a chat refused is told so once."""
     services = services_of(context)
     allowed = services.settings.telegram.allowed_chats
     chat = update.effective_chat
     if not allowed or chat is None or update.my_chat_member is not None:
-        return
+        return True
     user = update.effective_user
     if chat.id in allowed or (
         chat.type == "private" and user is not None and user.id in services.settings.telegram.admins
     ):
-        return
+        return True
     refused = context.bot_data.refused_chats
     if chat.id not in refused and update.effective_message is not None and update.callback_query is None:
         refused.add(chat.id)
         log.info("chat %s is not in telegram.allowed_chats: refused once, ignored from now on", chat.id)
         await reply(update, render("not_allowed", chat_lang(update, services), chat_id=chat.id))
-    raise ApplicationHandlerStop
+    return False
 
 
 def _command_of(text: str) -> tuple[str, str | None]:

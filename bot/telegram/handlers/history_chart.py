@@ -11,6 +11,7 @@ from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, CommandHandler
 
+from bot.telegram.chat_limits import heavy
 from bot.telegram.dashboard_links import dashboard_button
 from bot.telegram.handlers.handler_support import (
     Context,
@@ -33,6 +34,7 @@ def view_start(last: date, years: int | None) -> date | None:
     return None if years is None else (pd.Timestamp(last) - pd.DateOffset(years=years)).date()
 
 
+@heavy  # draws a chart
 async def history(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
@@ -77,5 +79,4 @@ def _draw(series: pd.DataFrame, today: date, lang: str, view_from: date | None) 
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
-    # block=False: drawing takes a moment and must not hold up other chats' commands
-    application.add_handler(CommandHandler("history", history, block=False))
+    application.add_handler(CommandHandler("history", history))

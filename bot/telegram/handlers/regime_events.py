@@ -18,6 +18,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.telegram.chat_limits import heavy
 from bot.telegram.handlers.handler_support import Context, admin_only, args_of, chat_lang, reply, services_of
 from bot.telegram.handlers.regime_history_chart import regime_history
 from bot.telegram.handlers.status import sees_raw_errors
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_EVENT_LEN = 300
 
 
+@heavy  # evaluates the scenarios when no report is stored; /regime history draws a chart
 async def regime(update: Update, context: Context) -> None:
     if [a.lower() for a in args_of(context)] == ["history"]:
         await regime_history(update, context)
@@ -61,6 +63,7 @@ async def _reevaluate(services: Services) -> None:
         log.exception("re-evaluating the regime report after an event change failed")
 
 
+@heavy  # re-evaluates the regime report
 @admin_only
 async def event(update: Update, context: Context) -> None:
     services = services_of(context)
@@ -96,5 +99,5 @@ async def event(update: Update, context: Context) -> None:
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any], services: Services) -> None:
-    application.add_handler(CommandHandler("regime", regime, block=False))
-    application.add_handler(CommandHandler("event", event, block=False))
+    application.add_handler(CommandHandler("regime", regime))
+    application.add_handler(CommandHandler("event", event))

@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.bot_harness import TOKEN, BotHarness, db, filled_db, settings_for  # noqa: F401 - fixtures
+from support.bot_harness import TOKEN, BotHarness, db, filled_db, settings_for, wait_until  # noqa: F401 - fixtures
 from support.fakebot import FakeBotAPI
 
 from bot.telegram.client import bot_for
 from bot.telegram.delivery import OutboxSender
+from bot.telegram.scheduling import CATCHUP_NAME, daily_job
 from jobs.alerting.alert_log import SPREAD_RULE
 from jobs.store.chats import ChatRepo
 from jobs.store.datastore import Store
@@ -124,3 +125,18 @@ def test_a_spread_alert_to_a_group_and_a_channel_carries_a_url_button_and_is_sen
         assert dashboard(sent[GROUP]) == {"text": "📊 看板", "url": link}
         assert dashboard(sent[CHANNEL]) == {"text": "📊 Dashboard", "url": link}
         assert [c for c in fake.calls("sendMessage") if not c.ok] == []
+
+
+def test_the_daily_job_rebuilds_the_dashboard_before_anyone_asks(db: Path) -> None:  # noqa: F811
+    harness = BotHarness(db, sections={"webapp": WEBAPP}).start()
+    try:
+        data = harness.application.bot_data
+        dashboard_state = data.web_server.app.dashboard
+        wait_until(lambda: "spread" in dashboard_state._answers)  # the warm-up after start
+        dashboard_state._answers.clear()  # as if the data had changed since: nothing cached
+        harness.application.job_queue.run_once(daily_job, 0.01, name=CATCHUP_NAME)
+        wait_until(lambda: data.last_daily is not None)
+        # no request was made: the job's rebuild filled the cache for the first reader
+        wait_until(lambda: {"spread", "industries", "scenarios:zh", "scenarios:en"} <= set(dashboard_state._answers))
+    finally:
+        harness.stop()

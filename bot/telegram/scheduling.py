@@ -158,6 +158,8 @@ async def daily_job(context: Context) -> None:
         try:
             schedule_retry(application, services, result, local)
             await drain_all(application)
+            if data.web_server is not None:
+                data.web_server.rewarm()
         finally:
             data.last_daily = result  # /status shows it; set once the run is complete
             data.events.daily_job(result.outcome)
@@ -192,6 +194,8 @@ async def regimes_job(context: Context) -> None:
         return
     async with data.regimes_lock:
         run, _error = await asyncio.to_thread(follow_with_regimes, data.services)
+    if run is not None and data.web_server is not None:
+        data.web_server.rewarm()
     if run is not None:
         log.info(
             "regimes evaluated for %s: %d transition(s), %d message(s) queued",

@@ -368,6 +368,7 @@ class WebServer:
         self.app = WebApp(services, bot_token)
         self._server: tornado.httpserver.HTTPServer | None = None
         self._warming: asyncio.Task[None] | None = None
+        self._stale = False  # the data changed while a rebuild was under way: build once more
 
     async def start(self) -> None:
         try:
@@ -382,11 +383,23 @@ class WebServer:
         self._warming = asyncio.create_task(self.warm())
         log.info("webapp: the dashboard on %s:%d", self.host, self.port)
 
+    def rewarm(self) -> None:
+        """Rebuild the answers in the background after the data changed (the daily job, the regimes): the
+        first reader of a new trading day gets them from the cache instead of waiting for the rebuild."""
+        self._stale = True
+        if self._server is not None and (self._warming is None or self._warming.done()):
+            self._warming = asyncio.create_task(self.warm())
+
     async def warm(self) -> None:
-        try:
-            await asyncio.to_thread(self.app.dashboard.warm)
-        except Exception:
-            log.exception("webapp: preparing the dashboard's answers failed (they are built on request instead)")
+        while True:
+            self._stale = False
+            try:
+                await asyncio.to_thread(self.app.dashboard.warm)
+            except Exception:
+                log.exception("webapp: preparing the dashboard's answers failed (they are built on request instead)")
+                return
+            if not self._stale:
+                return
 
     async def stop(self) -> None:
         if self._server is not None:

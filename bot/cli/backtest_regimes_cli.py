@@ -10,7 +10,10 @@ from jobs.regimes.episodes import BacktestRegimes
 from jobs.regimes.history import InputNote
 from jobs.regimes.types import State
 
-SHORT = {State.ON: "ON", State.WATCH: "w", State.OFF: ".", State.UNKNOWN: "?"}
+SHORT = {
+    "en": {State.ON: "ON", State.WATCH: "w", State.OFF: ".", State.UNKNOWN: "?"},
+    "zh": {State.ON: "●", State.WATCH: "◐", State.OFF: ".", State.UNKNOWN: "?"},
+}
 NAMES = ("macro", "heat", "reversal", "breadth", "composite")
 WORDS: dict[str, dict[str, str]] = {
     "en": {
@@ -28,7 +31,7 @@ WORDS: dict[str, dict[str, str]] = {
         "note": "Note: {note}",
     },
     "zh": {
-        "title": "各次预警的情景（ON 触发，w 关注，. 未触发，? 未知）",
+        "title": "各次预警的情景（● 触发，◐ 关注，. 未触发，? 未知）",
         "start": "触发日",
         "cols": "   （触发日/峰值日/解除日；首次触发日）",
         "open": "持续中",
@@ -66,15 +69,15 @@ def regime_lines(result: BacktestResult, lang: str = "en") -> list[str]:
     r = result.regimes
     if not isinstance(r, BacktestRegimes):
         return []
-    w = WORDS[lang]
+    w, short = WORDS[lang], SHORT[lang]
     names = [SCENARIO_ZH[n] if lang == "zh" else n for n in NAMES]
     head = f"{'#':>3} {w['start']:<10}  " + " ".join(f"{n[:9]:>9}" for n in names) + w["cols"]
     lines = ["", w["title"], head, "-" * len(head)]
     for i, (e, sc) in enumerate(zip(result.episodes, r.episodes, strict=True), start=1):
         cells = []
         for n in NAMES:
-            resolve = SHORT[sc.at_resolve[n]] if sc.at_resolve is not None else w["open"]
-            cells.append(f"{SHORT[sc.at_fire[n]]}/{SHORT[sc.at_peak[n]]}/{resolve}")
+            resolve = short[sc.at_resolve[n]] if sc.at_resolve is not None else w["open"]
+            cells.append(f"{short[sc.at_fire[n]]}/{short[sc.at_peak[n]]}/{resolve}")
         lines.append(f"{i:>3} {e.start.isoformat():<10}  " + " ".join(f"{c:>9}" for c in cells))
         firsts = [f"{SCENARIO_ZH[n] if lang == 'zh' else n} {d}" for n, d in sc.first_on.items() if d is not None]
         lines.append(f"{'':>3} {'':<10}  " + w["first_on"].format(days=w["sep"].join(firsts) if firsts else w["none"]))

@@ -49,7 +49,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 # what is not prose: a command (/regime, /event del), a config key or file name (data.source, x.csv,
 # price_revisions), a number with a unit or percentile (P90, 6M, 120D, 1y), an URL
 _NOT_PROSE = re.compile(
-    r"A(?=股)|https?://\S+|/[a-z_0-9]+(?:@\w+)?|\b[\w-]+(?:[._][\w-]+)+\b|\.[a-z_]+\b|\b[A-Za-z]\d[\w]*\b|\b\d+[A-Za-z]+\b"
+    r"spreadwatch(?: [a-z][a-z-]*)*(?: --?[a-z-]+(?: [A-Z]+)?)*|A(?=股)|https?://\S+|/[a-z_0-9]+(?:@\w+)?|\b[\w-]+(?:[._][\w-]+)+\b|\.[a-z_]+\b|\b[A-Za-z]+\d[\w]*\b|\b\d+[A-Za-z]+\b"
 )
 _CODE_SPAN = re.compile(r"<code>.*?</code>|<pre>.*?</pre>", re.DOTALL)
 

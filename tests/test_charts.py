@@ -105,10 +105,13 @@ def test_p90_line_agrees_with_the_stored_percentile_on_real_data() -> None:
 def test_the_shipped_cjk_font_has_every_chinese_chart_word() -> None:
     from fontTools.ttLib import TTFont
 
+    from jobs.market.industry_names import CITIC_L1
+    from jobs.regimes.regime_chart import LABELS as REGIME_LABELS
     from jobs.rendering.charts import BUNDLED_CJK_FONT, LABELS
 
     cmap = TTFont(BUNDLED_CJK_FONT).getBestCmap()
-    text = "".join(LABELS["zh"].values()) + "0123456789.−-P"  # tick labels: matplotlib's minus is U+2212
+    words = [*LABELS["zh"].values(), *REGIME_LABELS["zh"].values(), *CITIC_L1.values()]
+    text = "".join(words) + "0123456789.−-P"  # tick labels: matplotlib's minus is U+2212
     missing = sorted({ch for ch in text if ord(ch) not in cmap and not ch.isspace()})
     assert not missing, f"rebuild the subset (tools/subset_cjk_font.py): {missing}"
 
@@ -172,3 +175,27 @@ def test_with_no_free_corner_the_legend_goes_above_the_axes() -> None:
     legend_box = ax.get_legend().get_window_extent(renderer)
     assert legend_box.y0 >= ax.get_window_extent(renderer).y1  # above the plotting area
     assert ax.title.get_window_extent(renderer).y0 >= legend_box.y1 - 1  # and under the title
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_regime_chart_speaks_the_readers_language(lang: str) -> None:
+    import warnings
+
+    from support.regime_template_contexts import report
+
+    from jobs.regimes.history import HistoryDay, RegimeHistory
+    from jobs.regimes.regime_chart import regime_history_chart
+
+    r = report()
+    days = tuple(
+        HistoryDay(date(2025, 1, 2) + pd.Timedelta(days=i), 50.0 + i, 90.0, (*r.scenarios, r.composite))
+        for i in range(30)
+    )
+    history = RegimeHistory(days)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = regime_history_chart(history, lang=lang)
+    assert not [w for w in caught if "missing from font" in str(w.message)]
+    other = regime_history_chart(history, lang="en" if lang == "zh" else "zh")
+    assert png != other  # the words differ, nothing else
+    assert png_size(png) == (1200, 900)

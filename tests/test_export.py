@@ -92,7 +92,8 @@ def test_backtest_command_json_csv_png(db: Path, tmp_path: Path, capsys: pytest.
 
 def test_backtest_command_prints_a_table(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2014-06-01", "--to", "2015-12-31"]) == 0
+    args = ["backtest", "--source", source(), "--db", str(db), "--from", "2014-06-01", "--to", "2015-12-31"]
+    assert main([*args, "--lang", "en"]) == 0
     out = capsys.readouterr().out
     settings = parse_settings({"data": {"source": source()}})
     expected = load_backtest(
@@ -113,5 +114,8 @@ def test_backtest_command_bad_date_is_a_usage_error() -> None:
 
 def test_backtest_command_on_an_empty_range(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01"]) == 0
+    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01", "--lang", "en"]) == 0
     assert "no stored trading day" in capsys.readouterr().out
+    # without --lang, the configured language (zh by default): the table is Chinese, as the bot's answer
+    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01"]) == 0
+    assert "所选区间内没有已存储的交易日" in capsys.readouterr().out

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
+from support.language_checks import CJK
 from support.template_contexts import snapshot_ctx
 
 from jobs.market.industry_names import display_name, english_name
@@ -38,8 +41,20 @@ def test_english_names_follow_the_name_of_the_era() -> None:
     assert english_name("休闲服务", "801210") == "Leisure Services"  # SW2014
     assert english_name("社会服务", "801210") == "Social Services"  # SW2021
     assert english_name("计算机行业", "801750") == "Computer"  # an unknown name, a known code
-    assert english_name("家电", "CI005007") is None  # another classification's own name
-    assert display_name("家电", "CI005007", "en") == "家电" and display_name("计算机", "801750", "zh") == "计算机"
+    assert english_name("自选行业", "X001") is None  # a classification of the user's own
+    assert display_name("自选行业", "X001", "en") == "自选行业" and display_name("计算机", "801750", "zh") == "计算机"
+    assert display_name("自选行业", "X001", "en", "My Industry") == "My Industry"  # the source's own English name
+
+
+def test_every_citic_industry_of_the_shared_data_has_its_english_name() -> None:
+    data = pd.read_csv(Path(__file__).resolve().parents[2] / "shared" / "data" / "citic_l1_daily.csv", dtype=str)
+    names = dict(zip(data["code"], data["name"], strict=False))
+    assert len(names) == 30
+    english = {code: english_name(name, code) for code, name in names.items()}
+    assert all(en and not CJK.search(en) for en in english.values()), english
+    assert english["CI005011"] == "Power Equipment and New Energy" and english["CI005010"] == "Machinery"
+    assert english["CI005016"] == "Household Appliances" and english["CI005026"] == "Telecommunications"
+    assert len(set(english.values())) == 30  # no two industries under one English name
 
 
 def test_a_stale_note_is_one_sentence_in_each_language_and_detail_only_for_admins() -> None:

@@ -108,7 +108,7 @@ def test_destinations_command_lists_and_resumes_for_admins(db: Path, monkeypatch
             assert "admins only" in refused.params["text"]
             (listed,) = harness.ask("/destinations", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
             text = listed.params["text"]
-            assert "<b>desk</b> (json): ⏸ <b>paused</b> · 2 failure(s) in a row · 1 waiting" in text
+            assert "<b>desk</b> (<code>json</code>): ⏸ <b>paused</b> · 2 failure(s) in a row · 1 waiting" in text
             assert "HTTP 503 from /***" in text and SECRET not in text
             (unknown,) = harness.ask("/destinations resume zz", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
             assert "No destination named <b>zz</b>. Configured: desk." in unknown.params["text"]
@@ -119,6 +119,6 @@ def test_destinations_command_lists_and_resumes_for_admins(db: Path, monkeypatch
             wait_until(lambda: len(rx.delivered) == 1)
             assert json.loads(rx.delivered[0])["message"] == "held 1"
             (after,) = harness.ask("/destinations", chat_id=ADMIN_ID, user_id=ADMIN_ID, language_code="en")
-            assert "<b>desk</b> (json): active · 0 failure(s) in a row · 0 waiting" in after.params["text"]
+            assert "<b>desk</b> (<code>json</code>): active · 0 failure(s) in a row · 0 waiting" in after.params["text"]
         finally:
             harness.stop()

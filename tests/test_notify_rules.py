@@ -109,3 +109,17 @@ def test_regime_alerts_reach_only_the_destinations_that_list_them(db: Path) -> N
     assert [(r.rule_id, r.chat_id) for r in rows] == [("composite", ids["composite_only"])]
     assert set(load_states(services.store, "composite")) == {ids["composite_only"]}
     assert load_states(services.store, "regime:macro") == {}
+
+
+def test_destination_messages_name_no_bot_command_but_a_chats_do(db: Path) -> None:
+    services, ids = _services(db, {"name": "desk", "rules": ["composite"], "lang": "zh"})
+    chats = ChatRepo(services.store)
+    chats.ensure(42)
+    chats.update(42, subscribed=True, lang="zh")
+    with PMI.open(encoding="utf-8") as f:
+        points = [(date.fromisoformat(r["month"] + "-01"), float(r["pmi"])) for r in csv.DictReader(f)]
+    RegimeRepo(services.store).save_series("pmi", points)
+    run_regimes(services, HOT, fetch=False)
+    texts = {r.chat_id: r.text for r in Outbox(services.store).rows() if r.rule_id == "composite"}
+    assert "/regime" not in texts[ids["desk"]]  # WeCom has no bot to answer it
+    assert "/regime" in texts[42]

@@ -1,7 +1,7 @@
 """``spreadwatch backtest``: refresh like ``report``, replay the configured rules, print the episodes.
 
     spreadwatch backtest [--from 2010-01-01] [--to DATE] [--config PATH] [--source SPEC] [--db PATH]
-                         [--csv PATH] [--png PATH] [--json]
+                         [--csv PATH] [--png PATH] [--json] [--lang zh|en]
 
 ``--to`` cuts the data as if that day were today: an episode still firing then is open and forward
 figures past it are unknown. Exit codes as ``report``: 1 when the refresh failed (the backtest still
@@ -32,11 +32,12 @@ from bot.cli.cli_common import (
     write_output,
 )
 from bot.cli.regime_history_cli import load_files
+from jobs.config.languages import LANGS
 from jobs.engine.backtest import BacktestResult, load_backtest
 from jobs.engine.export import episodes_csv
 from jobs.engine.rules import params_from_settings
 from jobs.regimes.episodes import attach_regimes
-from jobs.rendering.charts import spread_chart
+from jobs.rendering.charts import chart_words, cjk_font, spread_chart
 
 DEFAULT_FROM = date(2010, 1, 1)
 
@@ -52,6 +53,7 @@ def add_backtest_command(sub: Any) -> None:
     p.add_argument("--csv", type=Path, metavar="PATH", help="write the episodes as CSV")
     p.add_argument("--png", type=Path, metavar="PATH", help="write the chart with the episodes shaded")
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
+    p.add_argument("--lang", choices=LANGS, help="language of the table and the chart (default: config lang)")
     p.set_defaults(func=cmd_backtest)
 
 
@@ -59,31 +61,73 @@ def _f(value: float | None, fmt: str = "{:+.1f}") -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def format_table(result: Any) -> str:
-    """Plain text for a terminal (the bot's message is the ``backtest`` template)."""
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "empty": "Backtest: no stored trading day in the requested range.",
+        "title": "Backtest {first} .. {last}: fire at >= P{enter}, resolve below P{resolve}",
+        "consecutive": ", {n} consecutive days",
+        "cols": "start|end|days|spread|pctl|peak|peak|dS{m}m|T-B{m}m",
+        "open": "open",
+        "episodes": "Episodes: {n} ({open} open); median length {days} trading days",
+        "hits": "Spread lower {h} months later: {hits} of {evaluated} ({rate})",
+        "median_spread": "Median spread change (pts): ",
+        "median_relative": "Median top-5 minus bottom-5 return (pts): ",
+        "horizon": "{m}m {value}",
+        "sep": ", ",
+        "legend": "dS = spread change since firing; T-B = equal-weight top five minus bottom five at firing, "
+        "return in % points.",
+        "carried": "* = a basket member was no longer published by then: counted at its last close (carried forward).",
+        "revised": "Revised data: the source restated closes from {day} on; this replay uses the revised history, "
+        "so episodes from then on may differ from the alerts sent at the time.",
+    },
+    "zh": {
+        "empty": "回测：所选区间内没有已存储的交易日。",
+        "title": "预警规则回测 {first} 至 {last}：分位 ≥ P{enter} 时触发，低于 P{resolve} 解除",
+        "consecutive": "，需连续 {n} 个交易日",
+        "cols": "触发日|解除日|天数|分化度|分位|峰值日|峰值|分化{m}月|前减后{m}月",
+        "open": "持续中",
+        "episodes": "预警次数：{n}（{open} 次仍在持续）；持续时间中位数 {days} 个交易日",
+        "hits": "{h} 个月后分化度回落：{evaluated} 次中 {hits} 次（{rate}）",
+        "median_spread": "分化度变化中位数（百分点）：",
+        "median_relative": "前五减后五收益中位数（百分点）：",
+        "horizon": "{m}个月 {value}",
+        "sep": "，",
+        "legend": "分化 = 自触发日起分化度的变化；"
+        "前减后 = 触发日涨幅前五行业等权组合收益减去后五行业等权组合收益，单位为百分点。",
+        "carried": "* = 组合中有行业指数届时已停止发布，按其最后收盘价计。",
+        "revised": "数据已修订：数据源修订了 {day} 起的收盘价；"
+        "本回测使用修订后的历史，因此该日之后的区间可能与当时发出的提醒不同。",
+    },
+}
+
+
+def format_table(result: Any, lang: str = "en") -> str:
+    """Plain text for a terminal, in ``lang`` (the bot's message is the ``backtest`` template)."""
 
     assert isinstance(result, BacktestResult)
+    w = WORDS[lang]
     p = result.params
     if result.first_day is None:
-        return "Backtest: no stored trading day in the requested range."
+        return w["empty"]
     lines = [
-        f"Backtest {result.first_day} .. {result.last_day}: fire at >= P{p.enter:g}, resolve below P{p.resolve:g}"
-        + (f", {p.consecutive_days} consecutive days" if p.consecutive_days > 1 else ""),
+        w["title"].format(first=result.first_day, last=result.last_day, enter=f"{p.enter:g}", resolve=f"{p.resolve:g}")
+        + (w["consecutive"].format(n=p.consecutive_days) if p.consecutive_days > 1 else ""),
         "",
     ]
     hz = result.horizons
+    c = w["cols"].split("|")
     head = (
-        f"{'#':>3} {'start':<10} {'end':<10} {'days':>4} {'spread':>6} {'pctl':>5} {'peak':<10} {'peak':>6}  "
-        + " ".join(f"{'dS' + str(m) + 'm':>6}" for m in hz)
+        f"{'#':>3} {c[0]:<10} {c[1]:<10} {c[2]:>4} {c[3]:>6} {c[4]:>5} {c[5]:<10} {c[6]:>6}  "
+        + " ".join(f"{c[7].format(m=m):>6}" for m in hz)
         + "  "
-        + " ".join(f"{'T-B' + str(m) + 'm':>6}" for m in hz)
+        + " ".join(f"{c[8].format(m=m):>6}" for m in hz)
     )
     lines.append(head)
     lines.append("-" * len(head))
     for i, e in enumerate(result.episodes, start=1):
         fw = [e.forward(m) for m in hz]
         lines.append(
-            f"{i:>3} {e.start.isoformat():<10} {(e.end.isoformat() if e.end else 'open'):<10} {e.trading_days:>4} "
+            f"{i:>3} {e.start.isoformat():<10} {(e.end.isoformat() if e.end else w['open']):<10} {e.trading_days:>4} "
             f"{e.spread_at_fire:>6.1f} {e.percentile_at_fire:>5.1f} {e.peak_day.isoformat():<10} "
             f"{e.peak_spread:>6.1f}  "
             + " ".join(f"{_f(f.spread_change if f else None):>6}" for f in fw)
@@ -94,23 +138,20 @@ def format_table(result: Any) -> str:
     rate = "-" if s.hit_rate is None else f"{s.hit_rate:.0f}%"
     lines += [
         "",
-        f"Episodes: {s.episodes} ({s.open_episodes} open); median length {_f(s.median_trading_days, '{:.0f}')} "
-        "trading days",
-        f"Spread lower {s.hit_horizon} months later: {s.hits} of {s.evaluated} ({rate})",
-        "Median spread change (pts): " + ", ".join(f"{m}m {_f(s.median_spread_change.get(m))}" for m in hz),
-        "Median top-5 minus bottom-5 return (pts): "
-        + ", ".join(f"{m}m {_f(s.median_relative_return.get(m))}" for m in hz),
+        w["episodes"].format(n=s.episodes, open=s.open_episodes, days=_f(s.median_trading_days, "{:.0f}")),
+        w["hits"].format(h=s.hit_horizon, hits=s.hits, evaluated=s.evaluated, rate=rate),
+        w["median_spread"]
+        + w["sep"].join(w["horizon"].format(m=m, value=_f(s.median_spread_change.get(m))) for m in hz),
+        w["median_relative"]
+        + w["sep"].join(w["horizon"].format(m=m, value=_f(s.median_relative_return.get(m))) for m in hz),
         "",
-        "dS = spread change since firing; T-B = equal-weight top five minus bottom five at firing, return in % points.",
-        "* = a basket member was no longer published by then: counted at its last close (carried forward).",
+        w["legend"],
+        w["carried"],
     ]
     if result.revised_from is not None:
-        lines.append(
-            f"Revised data: the source restated closes from {result.revised_from} on; this replay uses the revised "
-            "history, so episodes from then on may differ from the alerts sent at the time."
-        )
+        lines.append(w["revised"].format(day=result.revised_from))
 
-    return "\n".join(lines + regime_lines(result))
+    return "\n".join(lines + regime_lines(result, lang))
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -133,7 +174,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:
-        print(format_table(result))
+        print(format_table(result, settings.lang))
     if args.csv:
         write_output(args.csv, episodes_csv(result))
     if args.png:
@@ -142,7 +183,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             series,
             today=result.last_day,
             episodes=[(e.start, e.end) for e in result.episodes],
-            title=f"Spread and alert episodes, {result.first_day} to {result.last_day}",
+            title=chart_words(settings.lang, cjk_font())["backtest_title"].format(
+                first=result.first_day, last=result.last_day
+            ),
+            lang=settings.lang,
             view_from=args.start,
         )
         write_output(args.png, png)

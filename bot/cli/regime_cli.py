@@ -91,7 +91,7 @@ def cmd_regime(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report.to_json(), "fetch_errors": failed}, ensure_ascii=False, indent=2))
     else:
-        print_message(render("regime", settings.lang, report=report))
+        print_message(render("regime", settings.lang, report=report, bot_commands=False))
     for line in failed:
         warn(f"warning: refresh failed, showing the last good data: {line}")
     return ExitCode.STALE if failed else ExitCode.OK

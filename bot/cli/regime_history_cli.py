@@ -64,5 +64,5 @@ def print_history(args: argparse.Namespace, settings: Settings, engine: Any, fil
     if args.csv:
         write_output(args.csv, history.to_csv())
     if args.png:
-        write_output(args.png, history_png(store, settings, source, history))
+        write_output(args.png, history_png(store, settings, source, history, settings.lang))
     return ExitCode.OK

@@ -68,15 +68,15 @@ class HistoryChartCache:
         self._lock = threading.Lock()
         self._entry: tuple[tuple[Any, ...], tuple[bytes, Any]] | None = None
 
-    def get(self, services: Services, source: str) -> tuple[bytes, Any]:
-        """(PNG, history) from the first stored day to the last (runs in a worker thread)."""
+    def get(self, services: Services, source: str, lang: str = "en") -> tuple[bytes, Any]:
+        """(PNG, history) from the first stored day to the last, the chart in ``lang`` (runs in a worker thread)."""
 
-        key = (source, services.store.last_snapshot_date(source), services.engine.metric_signature())
+        key = (source, services.store.last_snapshot_date(source), services.engine.metric_signature(), lang)
         with self._lock:
             if self._entry is not None and self._entry[0] == key:
                 return self._entry[1]
         history = build_history(services.store, services.settings, source)
-        value = (history_png(services.store, services.settings, source, history), history)
+        value = (history_png(services.store, services.settings, source, history, lang), history)
         with self._lock:
             self._entry = (key, value)
         return value

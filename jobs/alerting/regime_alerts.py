@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from jobs.alerting.alert_log import ChatOutcome, TransitionRecord, record_transitions
-from jobs.alerting.destinations import excluded_chats
+from jobs.alerting.destinations import excluded_chats, is_notify_chat
 from jobs.alerting.recipients import chat_lang
 from jobs.alerting.services import Services
 from jobs.regimes.inputs import InputRefresh, refresh_regime_inputs
@@ -118,7 +118,13 @@ def _queue_alerts(
             muted = chat.muted_on(day)
             parts: Sequence[str] = ()
             if not muted:
-                ctx: dict[str, Any] = {"t": t, "result": t.result, "report": report}
+                # WeCom, DingTalk, email and webhooks have no bot to answer a command: their messages name none
+                ctx: dict[str, Any] = {
+                    "t": t,
+                    "result": t.result,
+                    "report": report,
+                    "bot_commands": not is_notify_chat(chat.chat_id),
+                }
                 parts = split(render("regime_fire" if fire else "regime_resolve", lang, **ctx))
             record = TransitionRecord(
                 kind=t.change.value,

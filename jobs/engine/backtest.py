@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.engine.rules import Kind, Observation, RuleParams, replay
+from jobs.market.industry_names import display_name
 from jobs.model.figures import Snapshot
 from jobs.store.datastore import Store
 
@@ -59,6 +60,9 @@ class Basket:
     bottom: tuple[str, ...]
     top_names: tuple[str, ...] = ()
     bottom_names: tuple[str, ...] = ()
+    # the names an English reader sees (the source's own English name, else a known one, else the name)
+    top_en: tuple[str, ...] = ()
+    bottom_en: tuple[str, ...] = ()
 
     @classmethod
     def from_snapshot(cls, snap: Snapshot) -> Basket:
@@ -67,7 +71,17 @@ class Basket:
             bottom=tuple(g.code for g in snap.bottom),
             top_names=tuple(g.name for g in snap.top),
             bottom_names=tuple(g.name for g in snap.bottom),
+            top_en=tuple(display_name(g.name, g.code, "en", g.name_en) for g in snap.top),
+            bottom_en=tuple(display_name(g.name, g.code, "en", g.name_en) for g in snap.bottom),
         )
+
+    def english(self, side: str) -> tuple[str, ...]:
+        """The English names of the ``top`` or ``bottom`` basket (as of firing)."""
+        given = self.top_en if side == "top" else self.bottom_en
+        if given:
+            return given
+        codes, names = (self.top, self.top_names) if side == "top" else (self.bottom, self.bottom_names)
+        return tuple(display_name(n, c, "en") for n, c in zip(names or codes, codes, strict=False))
 
 
 @dataclass(frozen=True)

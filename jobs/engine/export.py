@@ -40,11 +40,7 @@ def _num(value: float | None) -> str:
 
 
 def _english(gains: Iterable[IndustryGain]) -> str:
-    return LIST_SEP.join(display_name(g.name, g.code, "en") for g in gains)
-
-
-def _english_names(names: Iterable[str], codes: Iterable[str]) -> str:
-    return LIST_SEP.join(display_name(n, c, "en") for n, c in zip(names, codes, strict=False))
+    return LIST_SEP.join(display_name(g.name, g.code, "en", g.name_en) for g in gains)
 
 
 def history_csv(snapshots: Iterable[Snapshot]) -> str:
@@ -111,8 +107,8 @@ def episodes_csv(result: BacktestResult) -> str:
             LIST_SEP.join(e.basket.bottom_names or e.basket.bottom),
             LIST_SEP.join(e.basket.top),
             LIST_SEP.join(e.basket.bottom),
-            _english_names(e.basket.top_names or e.basket.top, e.basket.top),
-            _english_names(e.basket.bottom_names or e.basket.bottom, e.basket.bottom),
+            LIST_SEP.join(e.basket.english("top")),
+            LIST_SEP.join(e.basket.english("bottom")),
         ]
         for m in result.horizons:
             f = e.forward(m)

@@ -175,6 +175,8 @@ class Engine:
         written = (
             self.store.save_batch(name, rows, sorted(names), revision, changes.recompute_from) if not rows.empty else 0
         )
+        if batch.declared_en:
+            self.store.save_english_names(name, batch.declared_en)
         if stamp is not None:
             self.store.set_meta(f"source_stamp:{name}", stamp)
         last = self.store.last_price_date(name)

@@ -36,7 +36,8 @@ class Window:
 class NameBook:
     """Industry names over time: a code keeps its code through renames (801210 餐饮旅游 → 社会服务)."""
 
-    def __init__(self, periods: Iterable[tuple[str, date, str]] = ()) -> None:
+    def __init__(self, periods: Iterable[tuple[str, date, str]] = (), english: Mapping[str, str] | None = None) -> None:
+        self._english = dict(english or {})  # code -> the source's own English name
         self._by_code: dict[str, list[tuple[date, str]]] = {}
         for code, valid_from, name in periods:
             self._by_code.setdefault(code, []).append((valid_from, name))
@@ -56,6 +57,10 @@ class NameBook:
         i = bisect.bisect_right(spans, (on, "\uffff")) - 1
         return spans[max(i, 0)][1]
 
+    def english(self, code: str) -> str:
+        """The English name the source gives this code ("" when it gives none)."""
+        return self._english.get(code, "")
+
     def codes(self) -> list[str]:
         return sorted(self._by_code)
 
@@ -72,6 +77,7 @@ class IndustryGain:
     name: str
     gain: float  # percent points
     rank: int  # 1 = highest gain on the day
+    name_en: str = ""  # the source's own English name (a csv ``name_en`` column), else ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,9 @@ class SpreadHistory:
         row_gains = r.gains[pos]
         order = np.argsort(row_gains, kind="stable")[: int(np.sum(~np.isnan(row_gains)))]
         gains = tuple(
-            IndustryGain(r.codes[c], self.names.name(r.codes[c], day), float(row_gains[c]), rank)
+            IndustryGain(
+                r.codes[c], self.names.name(r.codes[c], day), float(row_gains[c]), rank, self.names.english(r.codes[c])
+            )
             for rank, c in enumerate(order[::-1].tolist(), start=1)
         )
         spread, percentile, top_avg, bottom_avg = r.stats[pos]

@@ -19,7 +19,7 @@ from typing import Any
 from jobs.config.settings import Settings
 from jobs.engine.backtest import HIT_HORIZON, BacktestResult, Episode
 from jobs.regimes.file_inputs import FileInputs
-from jobs.regimes.history import ALL, RegimeHistory, build_history
+from jobs.regimes.history import ALL, InputNote, RegimeHistory, build_history
 from jobs.regimes.types import State
 from jobs.store.datastore import Store
 
@@ -78,14 +78,14 @@ class BacktestRegimes:
     composite_on: Group
     composite_not_on: Group
     horizon: int = HIT_HORIZON
-    notes: tuple[str, ...] = ()
+    notes: tuple[InputNote, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "horizon_months": self.horizon,
             "composite_on_at_fire": self.composite_on.to_json(),
             "composite_not_on_at_fire": self.composite_not_on.to_json(),
-            "notes": list(self.notes),
+            "notes": [str(n) for n in self.notes],
         }
 
 

@@ -60,9 +60,36 @@ class Run:
 
 
 @dataclass(frozen=True)
+class InputNote:
+    """What the history cannot know for part of its span; the messages say it in the reader's language
+    (by ``kind``), ``str()`` in English for JSON and logs.
+
+    Kinds: ``gap`` (``label`` has no rows ``first`` .. ``last``), ``starts`` (``label`` starts on
+    ``first``), ``pmi_starts`` (the PMI starts in ``first``'s month), ``no_pmi``, ``no_heat``.
+    """
+
+    kind: str
+    label: str = ""
+    first: date | None = None
+    last: date | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "gap":
+            unknown = "heat is unknown there unless another input covers it"
+            return f"{self.label} has no rows {self.first} .. {self.last}: {unknown}"
+        if self.kind == "starts":
+            return f"{self.label} starts on {self.first}"
+        if self.kind == "pmi_starts":
+            return f"the PMI starts in {self.first:%Y-%m}"
+        if self.kind == "no_pmi":
+            return "no PMI stored or configured (regimes.inputs.pmi): macro is unknown"
+        return "no turnover or PE (regimes.inputs.amount / .pe): heat is unknown"
+
+
+@dataclass(frozen=True)
 class RegimeHistory:
     days: tuple[HistoryDay, ...]
-    notes: tuple[str, ...] = ()  # what the inputs lack (holes in a file, series that start late)
+    notes: tuple[InputNote, ...] = ()  # what the inputs lack (holes in a file, series that start late)
 
     @property
     def first(self) -> date | None:
@@ -121,7 +148,7 @@ class RegimeHistory:
         return {
             "from": self.first.isoformat() if self.first else None,
             "to": self.last.isoformat() if self.last else None,
-            "notes": list(self.notes),
+            "notes": [str(n) for n in self.notes],
             "summary": {s.value: {st.value: self.days_in(st, s) for st in State} for s in ALL},
             "on_periods": {
                 s.value: [
@@ -160,9 +187,9 @@ class RegimeHistory:
         return buf.getvalue()
 
 
-def input_notes(ctx: RegimeContext, start: date, end: date) -> list[str]:
-    """What the history cannot know for part of the span, in plain words."""
-    notes: list[str] = []
+def input_notes(ctx: RegimeContext, start: date, end: date) -> list[InputNote]:
+    """What the history cannot know for part of the span."""
+    notes: list[InputNote] = []
     files = ctx.files
     if files is not None:
         for f in (files.amount, files.pe):
@@ -171,19 +198,17 @@ def input_notes(ctx: RegimeContext, start: date, end: date) -> list[str]:
             for a, b in f.gaps:
                 lo, hi = a + timedelta(days=1), b - timedelta(days=1)
                 if hi >= start and lo <= end:
-                    notes.append(
-                        f"{f.label} has no rows {lo} .. {hi}: heat is unknown there unless another input covers it"
-                    )
+                    notes.append(InputNote("gap", f.label, lo, hi))
             if f.first > start:
-                notes.append(f"{f.label} starts on {f.first}")
+                notes.append(InputNote("starts", f.label, f.first))
     if not ctx.pmi.empty:
         first = pd.Timestamp(ctx.pmi.index[0]).date()
         if first > start:
-            notes.append(f"the PMI starts in {first:%Y-%m}")
+            notes.append(InputNote("pmi_starts", first=first))
     else:
-        notes.append("no PMI stored or configured (regimes.inputs.pmi): macro is unknown")
+        notes.append(InputNote("no_pmi"))
     if (ctx.amounts is None or ctx.amounts.empty) and ctx.analysis is None and ctx.pe_wide is None:
-        notes.append("no turnover or PE (regimes.inputs.amount / .pe): heat is unknown")
+        notes.append(InputNote("no_heat"))
     return notes
 
 
@@ -214,7 +239,7 @@ def replay(ctx: RegimeContext, snaps: Sequence[Ranked], start: date) -> RegimeHi
         lo = bisect.bisect_left(dates, reversal_window_start(snap.as_of, n_days))
         scenarios, composite = ctx.evaluate(snap.as_of, snap, snaps[lo : i + 1])
         days.append(HistoryDay(snap.as_of, snap.spread, snap.percentile, (*scenarios, composite)))
-    notes: list[str] = []
+    notes: list[InputNote] = []
     if days:
         notes = input_notes(ctx, days[0].day, days[-1].day)
     return RegimeHistory(tuple(days), tuple(notes))

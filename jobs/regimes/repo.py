@@ -9,12 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from jobs.model.figures import IndustryGain
 from jobs.regimes.breadth import BoardPoint
 from jobs.regimes.macro import PolicyEvent
 from jobs.regimes.transitions import Known, Transition
 from jobs.regimes.types import Ranking, ScenarioResult, State
-from jobs.store.datastore import Store, now_iso
+from jobs.store.datastore import Store, gain_from_dict, now_iso
 from jobs.store.db import Connection, upsert_sql
 
 
@@ -60,10 +59,8 @@ class RegimeRepo:
         for day, spread, percentile, history_days, k, raw in rows:
             gains = json.loads(raw)
             k = int(k)
-            top = tuple(IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in gains[:k])
-            bottom = tuple(
-                IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in reversed(gains[-k:])
-            )
+            top = tuple(gain_from_dict(g) for g in gains[:k])
+            bottom = tuple(gain_from_dict(g) for g in reversed(gains[-k:]))
             out.append(
                 Ranking(date.fromisoformat(day), float(spread), float(percentile), int(history_days), top, bottom)
             )

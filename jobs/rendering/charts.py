@@ -73,6 +73,7 @@ LABELS = {
         "ylabel": "Top 5 minus bottom 5, %-points",
         "title": "Industry differentiation: top-5 vs bottom-5 six-month gain",
         "latest": "Latest",
+        "backtest_title": "Spread and alert episodes, {first} to {last}",
     },
     "zh": {
         "spread": "分化度",
@@ -82,6 +83,7 @@ LABELS = {
         "ylabel": "前五减后五涨幅 (百分点)",
         "title": "行业分化度: 前五与后五行业半年涨幅之差",
         "latest": "最新",
+        "backtest_title": "分化度与预警区间 {first} 至 {last}",
     },
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -17,7 +18,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from jobs.config.languages import LANGS
-from jobs.market.industry_names import display_name
+from jobs.market.industry_names import display_name, has_english_name
 from jobs.market.sources.base import AKSHARE_SW_LABEL, SAMPLE_LABEL
 
 TELEGRAM_LIMIT = 4096
@@ -50,9 +51,30 @@ def fmt_num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
-def industry_en(name: str, code: str = "") -> str:
-    """Shenwan's English name of an industry (else the name as the source gives it)."""
-    return display_name(name, code, "en")
+def industry_en(industry: Any, code: str = "") -> str:
+    """An industry's English name: the source's own, else Shenwan's or CITIC's, else the name as the
+    source gives it. ``industry`` is a name (with its ``code``) or anything with ``name`` and ``code``
+    (an ``IndustryGain``, whose ``name_en`` comes first)."""
+    if isinstance(industry, str):
+        return display_name(industry, code, "en")
+    return display_name(industry.name, industry.code, "en", getattr(industry, "name_en", ""))
+
+
+def lacks_english(industries: Iterable[Any]) -> bool:
+    """Whether an English message naming these industries shows any of them by the source's own
+    (non-English) name: the message then says once that the source has no English names."""
+    return any(not has_english_name(g.name, g.code, getattr(g, "name_en", "")) for g in industries)
+
+
+def list_join(items: Iterable[Any], lang: str) -> str:
+    """A list as a reader of ``lang`` writes it: 计算机、传媒 / Computer; Media (English names may hold commas)."""
+    return ("、" if lang == "zh" else "; ").join(str(i) for i in items)
+
+
+def names_label(label: str, lang: str) -> str:
+    """An evidence label listing industries (stored joined with ", ") in the reader's language."""
+    parts = [p for p in label.split(", ") if p]
+    return list_join(parts if lang == "zh" else [display_name(p, "", "en") for p in parts], lang)
 
 
 def fmt_when(value: datetime | str | None, timezone: str, lang: str) -> str:
@@ -113,6 +135,9 @@ def environment(templates_dir: str = str(TEMPLATES_DIR)) -> Environment:
         num=fmt_num,
         source_zh=source_zh,
         en_name=industry_en,
+        lacks_english=lacks_english,
+        list_join=list_join,
+        names_label=names_label,
         when=fmt_when,
         window=fmt_window,
         fetch_problem=fetch_problem,

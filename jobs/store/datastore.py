@@ -389,7 +389,17 @@ class Store:
             .execute("SELECT code, valid_from, name FROM industry_names WHERE source = ?", (source,))
             .fetchall()
         )
-        return NameBook((r["code"], date.fromisoformat(r["valid_from"]), r["name"]) for r in rows)
+        return NameBook(
+            ((r["code"], date.fromisoformat(r["valid_from"]), r["name"]) for r in rows), self.english_names(source)
+        )
+
+    def english_names(self, source: str) -> dict[str, str]:
+        """code -> the English name the source gives (a csv ``name_en`` column); empty without one."""
+        raw = self.get_meta(f"names_en:{source}")
+        return {str(k): str(v) for k, v in json.loads(raw).items()} if raw else {}
+
+    def save_english_names(self, source: str, names: dict[str, str]) -> None:
+        self.set_meta(f"names_en:{source}", json.dumps(dict(sorted(names.items())), ensure_ascii=False))
 
     # -- snapshots -----------------------------------------------------------------------------
     def last_snapshot_date(self, source: str) -> date | None:
@@ -531,7 +541,14 @@ def _optional(value: Any) -> float | None:
 
 
 def _gain_dict(g: IndustryGain) -> dict[str, Any]:
-    return {"code": g.code, "name": g.name, "gain": round(g.gain, 6), "rank": g.rank}
+    out: dict[str, Any] = {"code": g.code, "name": g.name, "gain": round(g.gain, 6), "rank": g.rank}
+    if g.name_en:
+        out["name_en"] = g.name_en
+    return out
+
+
+def gain_from_dict(g: dict[str, Any]) -> IndustryGain:
+    return IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"]), g.get("name_en", ""))
 
 
 def _snapshot_row(source: str, snap: Snapshot, computed_at: str) -> tuple[Any, ...]:
@@ -554,9 +571,7 @@ def _snapshot_row(source: str, snap: Snapshot, computed_at: str) -> tuple[Any, .
 
 
 def _snapshot_from_row(row: Any) -> Snapshot:
-    gains = tuple(
-        IndustryGain(g["code"], g["name"], float(g["gain"]), int(g["rank"])) for g in json.loads(row["gains_json"])
-    )
+    gains = tuple(gain_from_dict(g) for g in json.loads(row["gains_json"]))
     k = int(row["k"])
     return Snapshot(
         as_of=date.fromisoformat(row["date"]),

@@ -79,15 +79,22 @@ def transition(change: Change) -> dict[str, Any]:
     r = results()[0]
     old, new = (State.OFF, State.ON) if change == Change.FIRE else (State.ON, State.WATCH)
     t = Transition("macro", DAY, old, new, change, r)
-    return {"t": t, "result": r, "report": report()}
+    return {"t": t, "result": r, "report": report(), "bot_commands": True}
 
 
 def history_ctx() -> dict[str, Any]:
-    from jobs.regimes.history import HistoryDay, RegimeHistory, history_context
+    from jobs.regimes.history import HistoryDay, InputNote, RegimeHistory, history_context
 
     r = report()
     days = tuple(HistoryDay(DAY.replace(day=d), 54.0, 93.6, (*r.scenarios, r.composite)) for d in (12, 13, 14))
-    return history_context(RegimeHistory(days, (f"{EVIL}.csv has no rows 2014-02-21 .. 2021-12-12",)), f"CSV {EVIL}")
+    notes = (
+        InputNote("gap", f"{EVIL}.csv", date(2014, 2, 21), date(2021, 12, 12)),
+        InputNote("starts", f"{EVIL}.csv", date(2021, 12, 13)),
+        InputNote("pmi_starts", first=date(2008, 1, 1)),
+        InputNote("no_pmi"),
+        InputNote("no_heat"),
+    )
+    return history_context(RegimeHistory(days, notes), f"CSV {EVIL}")
 
 
 REGIME_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {

@@ -98,6 +98,8 @@ class PriceBatch:
     declared: dict[str, str]
     complete: bool = True
     notes: list[str] = field(default_factory=list)
+    # code -> English name, for a source that gives them (a csv ``name_en`` column); empty otherwise
+    declared_en: dict[str, str] = field(default_factory=dict)
 
     @property
     def last_date(self) -> date | None:

@@ -1,4 +1,9 @@
-"""Users' own data: a long CSV ``date,code,name,close[,amount]``, any set of industries."""
+"""Users' own data: a long CSV ``date,code,name,close[,amount][,name_en]``, any set of industries.
+
+An optional ``name_en`` column gives the industries' English names for English readers (a code's last
+non-empty one counts); without it, English messages name industries by the built-in Shenwan and CITIC
+English names, else as the file does.
+"""
 
 from __future__ import annotations
 
@@ -59,4 +64,9 @@ class CsvSource:
         rows = rows.loc[mask].reset_index(drop=True)
         declared = dict(zip(raw["code"].astype(str).str.strip(), raw["name"].astype(str).str.strip(), strict=True))
         # A CSV may span classification eras: industries come and go, so no date must hold every code.
-        return PriceBatch(rows=rows, declared=declared, complete=False)
+        english: dict[str, str] = {}
+        if "name_en" in raw.columns:
+            given = raw[["code", "name_en"]].dropna()
+            codes, names_en = given["code"].astype(str).str.strip(), given["name_en"].astype(str).str.strip()
+            english = {code: name_en for code, name_en in zip(codes, names_en, strict=True) if name_en}
+        return PriceBatch(rows=rows, declared=declared, complete=False, declared_en=english)

@@ -23,7 +23,7 @@ from support.bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
 from support.fakebot import FakeBotAPI, command_update
 
 from bot.cli.main import main
-from bot.telegram.app import RedactToken
+from jobs.config.secrets import ScrubSecrets
 
 
 def write_config(path: Path, db_path: Path, fake: FakeBotAPI | None, token_env: str) -> Path:
@@ -137,7 +137,7 @@ def test_webhook_mode_registers_and_answers_with_a_secret(db: Path, tmp_path: Pa
 def test_the_token_is_redacted_from_every_log_line() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactToken(TOKEN))
+    handler.addFilter(ScrubSecrets([TOKEN]))
     log = logging.getLogger("spreadwatch.test.redaction")
     log.addHandler(handler)
     try:
@@ -150,4 +150,4 @@ def test_the_token_is_redacted_from_every_log_line() -> None:
         log.removeHandler(handler)
     out = stream.getvalue()
     assert "getMe" in out and "sendMessage" in out and "RuntimeError" in out
-    assert TOKEN not in out and out.count("[token]") == 2
+    assert TOKEN not in out and out.count("***") == 2

@@ -43,6 +43,7 @@ from bot.telegram.handlers import (
 from bot.telegram.handlers.handler_support import run_handlers_off_loop
 from bot.telegram.update_processor import PerChatUpdateProcessor
 from jobs.alerting.services import Services
+from jobs.config.secrets import install_log_scrubbing
 from jobs.config.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -112,32 +113,6 @@ def build_application(services: Services) -> AnyApplication:
     return application
 
 
-class RedactToken(logging.Filter):
-    """Replaces the bot token wherever it would reach a log line (messages, arguments, tracebacks)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if self.token in text or (record.exc_text and self.token in record.exc_text):
-            record.msg, record.args = text.replace(self.token, "[token]"), None
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(self.token, "[token]")
-        return True
-
-
-def install_token_redaction(token: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.WARNING)
-    for handler in root.handlers:
-        handler.addFilter(RedactToken(token))
-
-
 BOT_API_FIRST_RETRY_S = 1.0
 BOT_API_MAX_RETRY_S = 60.0
 
@@ -183,7 +158,8 @@ def run(settings: Settings) -> None:
     """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
     # httpx logs every request URL at INFO, and the URL contains the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    install_token_redaction(bot_token(settings))
+    # every secret the settings lead to (the token first) is scrubbed from every log line
+    install_log_scrubbing([bot_token(settings)])
     try:
         asyncio.run(wait_for_bot_api(settings, bot_token(settings)))
     except KeyboardInterrupt:

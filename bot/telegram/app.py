@@ -18,6 +18,7 @@ import hashlib
 import logging
 from urllib.parse import urlsplit
 
+import tornado.httpserver
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
@@ -113,6 +114,23 @@ def build_application(services: Services) -> AnyApplication:
     return application
 
 
+# Telegram's updates are a few kilobytes (a message quoting another, with entities, stays far below this)
+WEBHOOK_MAX_BODY = 1 << 20
+
+
+def cap_webhook_body(limit: int = WEBHOOK_MAX_BODY) -> None:
+    """Refuse a webhook POST whose body is over ``limit`` bytes at its headers, before reading it.
+
+    The webhook server is tornado's ``HTTPServer``, which python-telegram-bot builds itself (in
+    ``telegram.ext._utils.webhookhandler.WebhookServer``) without a way to pass its ``max_body_size``: it
+    would read up to tornado's default of 100 MB of an unauthenticated POST into memory before the secret
+    token is checked. ``HTTPServer`` is a tornado ``Configurable``, whose ``configure`` sets defaults for
+    every instance created afterwards: a declared ``Content-Length`` over the limit (or a chunked body
+    growing past it) is answered ``400`` and the connection closed, without reading the body.
+    """
+    tornado.httpserver.HTTPServer.configure(None, max_body_size=limit)
+
+
 BOT_API_FIRST_RETRY_S = 1.0
 BOT_API_MAX_RETRY_S = 60.0
 
@@ -169,6 +187,7 @@ def run(settings: Settings) -> None:
     tg = settings.telegram
     if tg.mode == "webhook":
         assert tg.webhook_url is not None  # enforced by the settings model
+        cap_webhook_body()
         application.run_webhook(
             listen=tg.webhook_listen,
             port=tg.webhook_port,

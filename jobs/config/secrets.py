@@ -19,6 +19,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote
 
 MASK = "***"
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -126,8 +127,10 @@ def scrub(text: str, extra: Iterable[str | None] = ()) -> str:
         values = set(_known)
     values.update(v for v in extra if v and len(v) >= MIN_EXTRA_LEN)
     for value in sorted(values, key=len, reverse=True):  # the longest first: a secret may contain another
-        if value in text:
-            text = text.replace(value, MASK)
+        # as written, and as it appears quoted inside a URL (an address in a path: bob%40example.com)
+        for form in {value, quote(value, safe=""), quote(value)}:
+            if form in text:
+                text = text.replace(form, MASK)
     return text
 
 

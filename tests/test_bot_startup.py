@@ -23,7 +23,7 @@ from support.bot_harness import SOURCE, TOKEN, db, filled_db  # noqa: F401
 from support.fakebot import FakeBotAPI, command_update
 
 from bot.cli.main import main
-from bot.telegram.app import RedactToken
+from jobs.config.secrets import ScrubSecrets
 
 
 def write_config(path: Path, db_path: Path, fake: FakeBotAPI | None, token_env: str) -> Path:
@@ -128,6 +128,28 @@ def test_webhook_mode_registers_and_answers_with_a_secret(db: Path, tmp_path: Pa
             assert post({"X-Telegram-Bot-Api-Secret-Token": secret}) == 200
             (answer,) = fake.wait_sent(1, chat_id=88, since=mark, timeout=20)
             assert "Top 5 industries" in answer.params["text"]
+
+            # a body far over the cap (90 MB, unauthenticated) is refused at its headers, never read: the
+            # answer comes while all but a few bytes of it are still unsent
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+                conn.sendall(
+                    b"POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: 90000000\r\n\r\n" + b"{" * 1000
+                )
+                assert conn.recv(100).startswith(b"HTTP/1.1 400")
+            # a body just over the cap, sent in full, is refused too; the next update is still taken
+            big = json.dumps({**command_update("/top5 " + "x" * (1 << 20), chat_id=89), "update_id": 2}).encode()
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/hook",
+                big,
+                {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret},
+            )
+            with pytest.raises((urllib.error.HTTPError, ConnectionError)):
+                urllib.request.urlopen(request, timeout=5)
+            mark = fake.call_count()
+            assert post({"X-Telegram-Bot-Api-Secret-Token": secret}) == 200
+            fake.wait_sent(1, chat_id=88, since=mark, timeout=20)
+            assert not fake.sent(chat_id=89)
         finally:
             proc.send_signal(signal.SIGINT)
             code = proc.wait(timeout=20)
@@ -137,7 +159,7 @@ def test_webhook_mode_registers_and_answers_with_a_secret(db: Path, tmp_path: Pa
 def test_the_token_is_redacted_from_every_log_line() -> None:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(RedactToken(TOKEN))
+    handler.addFilter(ScrubSecrets([TOKEN]))
     log = logging.getLogger("spreadwatch.test.redaction")
     log.addHandler(handler)
     try:
@@ -150,4 +172,4 @@ def test_the_token_is_redacted_from_every_log_line() -> None:
         log.removeHandler(handler)
     out = stream.getvalue()
     assert "getMe" in out and "sendMessage" in out and "RuntimeError" in out
-    assert TOKEN not in out and out.count("[token]") == 2
+    assert TOKEN not in out and out.count("***") == 2

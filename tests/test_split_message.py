@@ -88,3 +88,24 @@ def test_a_caption_over_1024_characters_is_split_into_valid_parts() -> None:
     assert rest and len(first) <= 1024 and first.startswith("<b>Spread history</b>")
     for part in (first, *rest):
         assert part.count("<i>") == part.count("</i>") and not ENTITY_RE.search(part)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<b>" + "x" * 5000 + "</b>",  # a word longer than a part right after a tag
+        "intro\n<b><i>" + "y" * 9000 + "</i></b>\nend",
+        '<a href="https://example.com/">' + "z" * 4500 + "</a>",
+        "<b> </b><i>" + "w" * 4200 + "</i>",  # tags and a blank before the word: nothing to show either
+    ],
+)
+def test_a_word_longer_than_a_part_after_a_tag_never_makes_an_empty_part(text: str, fake: FakeBotAPI) -> None:
+    parts = split_message(text)
+    assert len(parts) > 1
+    for part in parts:
+        assert len(part) <= 4096
+        assert visible(part).strip(), f"an empty part: {part[:40]!r}"
+    send_all(parts, fake)
+    assert len(fake.sent(chat_id=1)) == len(parts), [c.response for c in fake.calls(ok=False)]
+    squeeze = re.compile(r"\s+")
+    assert squeeze.sub("", "".join(visible(p) for p in parts)) == squeeze.sub("", visible(text))

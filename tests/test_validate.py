@@ -128,3 +128,30 @@ def test_a_rejected_csv_batch_leaves_the_store_as_it_was(tmp_path: Path) -> None
     pd.testing.assert_frame_equal(store.load_prices(engine.source.name), before)
     logged = store.last_fetch(engine.source.name)
     assert logged is not None and not logged.ok and logged.message == result.message
+
+
+@pytest.mark.parametrize("name", ["计算机\u202e", "\x1b[31m计算机", "计\x00算机"])
+def test_an_industry_name_with_control_or_bidi_characters_is_rejected_naming_it_escaped(name: str) -> None:
+    spoofed = [(d, c, name if c == "801750" else n, p) for d, c, n, p in good()]
+    with pytest.raises(BatchRejected) as info:
+        validate_batch(PriceBatch(rows(*spoofed), {**DECLARED, "801750": name}, False), {}, 0.25)
+    msg = str(info.value)
+    assert "801750" in msg and "control or bidi characters" in msg
+    assert not any(ch in msg for ch in "\x1b\x00\u202e")  # the message itself carries none of them
+
+
+def test_a_csv_whose_names_hold_an_escape_sequence_is_refused_and_the_data_kept(tmp_path: Path) -> None:
+    csv = tmp_path / "own.csv"
+    csv.write_text(
+        "date,code,name,close\n"
+        + "".join(f"{d},{c},{n},{p}\n" for d, c, n, p in good()).replace("煤炭", "煤炭\x1b]0;pwned\x07"),
+        encoding="utf-8",
+    )
+    settings = parse_settings({"data": {"source": f"csv:{csv}"}, "storage": {"path": str(tmp_path / "s.db")}})
+    store = Store(tmp_path / "s.db")
+    try:
+        result = Engine(settings, store).update(until=D3)
+    finally:
+        store.close()
+    assert not result.refresh.ok
+    assert "U+001B" in result.refresh.message and "\x1b" not in result.refresh.message

@@ -21,6 +21,7 @@ from bot.cli.backtest_regimes_cli import regime_lines
 from bot.cli.cli_common import (
     ExitCode,
     add_common_options,
+    add_force_option,
     check_output_path,
     date_arg,
     no_data_message,
@@ -52,6 +53,7 @@ def add_backtest_command(sub: Any) -> None:
     p.add_argument("--to", dest="end", type=date_arg, metavar="DATE", help="last day (default: the latest data)")
     p.add_argument("--csv", type=Path, metavar="PATH", help="write the episodes as CSV")
     p.add_argument("--png", type=Path, metavar="PATH", help="write the chart with the episodes shaded")
+    add_force_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--lang", choices=LANGS, help="language of the table and the chart (default: config lang)")
     p.set_defaults(func=cmd_backtest)
@@ -157,7 +159,7 @@ def format_table(result: Any, lang: str = "en") -> str:
 def cmd_backtest(args: argparse.Namespace) -> int:
     for path in (args.csv, args.png):
         if path is not None:
-            check_output_path(path)  # before the refresh and the replay, not after
+            check_output_path(path, args.force)  # before the refresh and the replay, not after
     settings = settings_from_args(args)
     engine = open_engine(settings)
     update = engine.update()
@@ -176,7 +178,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     else:
         print(format_table(result, settings.lang))
     if args.csv:
-        write_output(args.csv, episodes_csv(result))
+        write_output(args.csv, episodes_csv(result), args.force)
     if args.png:
         series = engine.store.spread_series(source, end=args.end)
         png = spread_chart(
@@ -189,7 +191,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             lang=settings.lang,
             view_from=args.start,
         )
-        write_output(args.png, png)
+        write_output(args.png, png, args.force)
     if not update.refresh.ok:
         warn(f"warning: refresh failed, backtest on the last good data: {update.refresh.message}")
         return ExitCode.STALE

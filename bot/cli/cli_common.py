@@ -20,6 +20,7 @@ from jobs.engine.report import NoDataReason, explain_no_data
 from jobs.rendering.messages import render, to_plain
 from jobs.store.datastore import Store
 from jobs.store.db import is_url
+from jobs.store.private_files import write_private
 
 
 class ExitCode(IntEnum):
@@ -113,10 +114,15 @@ def print_message(text: str) -> None:
     print(to_plain(text))
 
 
-def check_output_path(path: Path) -> None:
-    """Refuse an output path that cannot be written before any work is done (and before a half file)."""
+def check_output_path(path: Path, force: bool = False) -> None:
+    """Refuse an output path that cannot be written before any work is done (and before a half file); an
+    existing file or a symbolic link only with ``--force`` (as ``backup`` does)."""
     if path.is_dir():
         raise CliError(f"{path} is a folder: give a file name, e.g. {path / 'out'}", ExitCode.FILE)
+    if not force and path.is_symlink():
+        raise CliError(f"{path} is a symbolic link: pass --force to write through it", ExitCode.CONFIG)
+    if not force and path.exists():
+        raise CliError(f"{path} exists: pass --force to overwrite it", ExitCode.CONFIG)
     folder = path.parent
     if not folder.is_dir():
         raise CliError(f"the folder {folder} does not exist: create it first, or write elsewhere", ExitCode.FILE)
@@ -124,16 +130,21 @@ def check_output_path(path: Path) -> None:
         raise CliError(f"the folder {folder} is not writable: write elsewhere", ExitCode.FILE)
 
 
-def write_output(path: Path, data: str | bytes) -> None:
-    """Write a file the operator asked for; any failure is one line naming it."""
-    check_output_path(path)
+def write_output(path: Path, data: str | bytes, force: bool = False) -> None:
+    """Write a file the operator asked for, owner-only (it holds the store's data); any failure is one line
+    naming it."""
+    check_output_path(path, force)
     try:
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data, encoding="utf-8")
+        write_private(path, data if isinstance(data, bytes) else data.encode("utf-8"), overwrite=force)
+    except FileExistsError:
+        # created (or linked) meanwhile, after the check: still not overwritten without --force
+        raise CliError(f"{path} exists: pass --force to overwrite it", ExitCode.CONFIG) from None
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}", ExitCode.FILE) from None
+
+
+def add_force_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file (or write through a link)")
 
 
 def warn(message: str) -> None:

@@ -14,11 +14,12 @@ from typing import Any
 
 import pandas as pd
 
+from jobs.config.secrets import mask
 from jobs.config.settings import Settings
 from jobs.market.calendar import CalendarFileError, TradingCalendar, base_trading_days
 from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
 from jobs.store.datastore import store_error
-from jobs.store.db import db_errors, masked
+from jobs.store.db import db_errors
 from jobs.store.db_postgres import PgConnection, PostgresDatabase
 from jobs.store.schema import MIGRATIONS
 
@@ -157,7 +158,7 @@ def calendar_summary(settings: Settings) -> str:
 
 def describe_store(settings: Settings) -> str:
     url = settings.storage.url
-    return f"{masked(url)} (PostgreSQL)" if url else str(settings.storage.path)
+    return f"{mask(url)} (PostgreSQL)" if url else str(settings.storage.path)
 
 
 def _postgres_calendar_days(url: str) -> list[date]:
@@ -187,7 +188,7 @@ def check_postgres(url: str) -> list[Problem]:
         return [
             Problem(
                 "file",
-                f"the store {masked(url)} has schema version {version}, newer than this program knows "
+                f"the store {mask(url)} has schema version {version}, newer than this program knows "
                 f"({len(MIGRATIONS)}); upgrade spreadwatch",
             )
         ]

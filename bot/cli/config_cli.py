@@ -34,6 +34,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(line)
     for line in destination_lines(settings.notify):
         print(line)
+    for warning in settings.ops.exposure_warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     for problem in problems:
         print(problem.message, file=sys.stderr)
     if any(p.kind == "config" for p in problems):

@@ -35,6 +35,7 @@ from bot.cli.ops_cli import add_ops_commands
 from bot.cli.regime_cli import add_regime_command
 from bot.cli.report_cli import add_export_command, add_report_command
 from bot.cli.run_cli import add_run_command
+from jobs.config.secrets import install_log_scrubbing
 from jobs.config.settings import ConfigError
 from jobs.store.datastore import open_database
 from jobs.store.db import StoreError, db_errors
@@ -79,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    install_log_scrubbing()  # the secrets the settings lead to never reach a log line (jobs.config.secrets)
     # python-telegram-bot's HTTP client logs request URLs, which contain the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:

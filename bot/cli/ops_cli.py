@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.cli.cli_common import ExitCode, add_common_options, settings_from_args
+from jobs.config.secrets import mask
 from jobs.store.backup import StoreFile, backup, restore
 from jobs.store.datastore import Store
-from jobs.store.db import StoreOperationError, masked
+from jobs.store.db import StoreOperationError
 from jobs.store.migrate_store import migrate, parse_target
 
 
@@ -78,7 +79,7 @@ def _describe(info: StoreFile) -> str:
 
 def _postgres_only(command: str, url: str) -> int:
     """PostgreSQL has its own, better tools: say which, with this store's connection filled in."""
-    where = masked(url)
+    where = mask(url)
     if command == "backup":
         print(
             f"backup: the store is on PostgreSQL ({where}): back it up with PostgreSQL's own tool, e.g.\n"

@@ -20,6 +20,7 @@ from typing import Any
 from bot.cli.cli_common import (
     ExitCode,
     add_common_options,
+    add_force_option,
     check_output_path,
     date_arg,
     open_engine,
@@ -54,6 +55,7 @@ def add_regime_command(sub: Any) -> None:
     p.add_argument("--to", dest="end", type=date_arg, metavar="DATE", help="with --history: last day")
     p.add_argument("--csv", type=Path, metavar="PATH", help="with --history: write one row per day as CSV")
     p.add_argument("--png", type=Path, metavar="PATH", help="with --history: write the chart (one band per scenario)")
+    add_force_option(p)
     p.set_defaults(func=cmd_regime)
 
 
@@ -64,7 +66,7 @@ def cmd_regime(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     for path in (args.csv, args.png):
         if path is not None:
-            check_output_path(path)  # before the refresh and the replay, not after
+            check_output_path(path, args.force)  # before the refresh and the replay, not after
     files = load_files(settings)
     if files is None:
         return ExitCode.CONFIG

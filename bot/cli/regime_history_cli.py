@@ -62,7 +62,7 @@ def print_history(args: argparse.Namespace, settings: Settings, engine: Any, fil
     else:
         print_message(render("regime_history", settings.lang, **history_context(history, engine.source.label)))
     if args.csv:
-        write_output(args.csv, history.to_csv())
+        write_output(args.csv, history.to_csv(), args.force)
     if args.png:
-        write_output(args.png, history_png(store, settings, source, history, settings.lang))
+        write_output(args.png, history_png(store, settings, source, history, settings.lang), args.force)
     return ExitCode.OK

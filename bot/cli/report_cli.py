@@ -12,6 +12,7 @@ from typing import Any
 from bot.cli.cli_common import (
     ExitCode,
     add_common_options,
+    add_force_option,
     check_output_path,
     date_arg,
     no_data_message,
@@ -41,6 +42,7 @@ def add_export_command(sub: Any) -> None:
     p = sub.add_parser("export", help="the daily spread history as CSV, as the bot's /export sends it")
     add_common_options(p)
     p.add_argument("--csv", type=Path, metavar="PATH", help="write to this file (default: print to stdout)")
+    add_force_option(p)
     p.add_argument("--lang", choices=LANGS, help="language of the message when there is no data")
     p.add_argument("--no-refresh", action="store_true", help="do not fetch; export the stored data only")
     p.set_defaults(func=cmd_export)
@@ -97,7 +99,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     if args.csv is not None:
-        check_output_path(args.csv)  # before a refresh that may take a while
+        check_output_path(args.csv, args.force)  # before a refresh that may take a while
     settings = settings_from_args(args)
     engine = open_engine(settings)
     update = None if args.no_refresh else engine.update()
@@ -114,7 +116,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if note:
             print(f"note: {note}", file=sys.stderr)  # stdout is the CSV itself
     else:
-        write_output(args.csv, text)
+        write_output(args.csv, text, args.force)
         first, last = snapshots[0].as_of, snapshots[-1].as_of
         print(f"{args.csv}: {len(snapshots)} trading days, {first} to {last}" + (f"; {note}" if note else ""))
     if update is not None and not update.refresh.ok:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from urllib.parse import urlsplit
 
 from bot.cli.cli_common import ExitCode, add_common_options, open_store, settings_from_args
+from jobs.config.secrets import mask, scrub
 from jobs.config.settings import Settings
 from jobs.market.sources import make_source
 from jobs.store.chats import ChatRepo
@@ -23,8 +23,8 @@ def add_run_command(sub: Any) -> None:
 
 def _origin(url: str) -> str:
     """Scheme and host only: a configured URL's path could carry a token, and it says nothing useful."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
+    scheme, sep, rest = url.partition("://")
+    return mask(f"{scheme}://{rest.split('/', 1)[0]}" if sep else url)
 
 
 def startup_summary(settings: Settings, store: Store, token: str) -> str:
@@ -32,7 +32,7 @@ def startup_summary(settings: Settings, store: Store, token: str) -> str:
     api = _origin(tg.base_url) if tg.base_url else DEFAULT_API
     if tg.mode == "webhook":
         assert tg.webhook_url is not None  # enforced by the settings model
-        listen = f"webhook {tg.webhook_url} (listening on {tg.webhook_listen}:{tg.webhook_port}; Bot API {api})"
+        listen = f"webhook {mask(tg.webhook_url)} (listening on {tg.webhook_listen}:{tg.webhook_port}; Bot API {api})"
     else:
         listen = f"long polling of the Bot API at {api}"
     source = make_source(settings.data)
@@ -46,8 +46,9 @@ def startup_summary(settings: Settings, store: Store, token: str) -> str:
         f"  source: {settings.data.source} ({source.label})",
         f"  daily job: weekdays at {s.daily_time:%H:%M} {s.timezone}; admins: {len(tg.admins)}",
     ]
-    # belt and braces: whatever a configured URL holds, the token never reaches the terminal
-    return "\n".join(lines).replace(token, "[token]")
+    lines += [f"  warning: {w}" for w in settings.ops.exposure_warnings()]
+    # belt and braces: whatever a configured URL holds, no secret (the token first) reaches the terminal
+    return scrub("\n".join(lines), [token])
 
 
 def cmd_run(args: argparse.Namespace) -> int:

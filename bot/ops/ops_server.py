@@ -30,6 +30,8 @@ from jobs.config.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
+MAX_BODY = 64 * 1024
+
 
 class HealthCheck(Protocol):
     """What ``/healthz`` asks: the door that runs the service knows what "healthy" means for it
@@ -85,7 +87,8 @@ class OpsServer:
             msg = f"config error: ops.listen: cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             raise ConfigError(msg) from None
         self.port = sockets[0].getsockname()[1]  # the port the system chose for ops.listen's port 0
-        server = tornado.httpserver.HTTPServer(self.app)
+        # GET only: a request with a body is no probe's (tornado would buffer up to 100 MB of it)
+        server = tornado.httpserver.HTTPServer(self.app, max_body_size=MAX_BODY)
         server.add_sockets(sockets)
         self._server = server
         log.info("ops: /healthz and /metrics on %s:%d", self.host, self.port)

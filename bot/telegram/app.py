@@ -18,6 +18,7 @@ import hashlib
 import logging
 from urllib.parse import urlsplit
 
+import tornado.httpserver
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import ApplicationBuilder
@@ -44,6 +45,7 @@ from bot.telegram.handlers import (
 from bot.telegram.handlers.handler_support import run_handlers_off_loop
 from bot.telegram.update_processor import PerChatUpdateProcessor
 from jobs.alerting.services import Services
+from jobs.config.secrets import install_log_scrubbing
 from jobs.config.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
@@ -118,30 +120,21 @@ def build_application(services: Services) -> AnyApplication:
     return application
 
 
-class RedactToken(logging.Filter):
-    """Replaces the bot token wherever it would reach a log line (messages, arguments, tracebacks)."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if self.token in text or (record.exc_text and self.token in record.exc_text):
-            record.msg, record.args = text.replace(self.token, "[token]"), None
-            if record.exc_text:
-                record.exc_text = record.exc_text.replace(self.token, "[token]")
-        return True
+# Telegram's updates are a few kilobytes (a message quoting another, with entities, stays far below this)
+WEBHOOK_MAX_BODY = 1 << 20
 
 
-def install_token_redaction(token: str) -> None:
-    root = logging.getLogger()
-    if not root.handlers:
-        logging.basicConfig(level=logging.WARNING)
-    for handler in root.handlers:
-        handler.addFilter(RedactToken(token))
+def cap_webhook_body(limit: int = WEBHOOK_MAX_BODY) -> None:
+    """Refuse a webhook POST whose body is over ``limit`` bytes at its headers, before reading it.
+
+    The webhook server is tornado's ``HTTPServer``, which python-telegram-bot builds itself (in
+    ``telegram.ext._utils.webhookhandler.WebhookServer``) without a way to pass its ``max_body_size``: it
+    would read up to tornado's default of 100 MB of an unauthenticated POST into memory before the secret
+    token is checked. ``HTTPServer`` is a tornado ``Configurable``, whose ``configure`` sets defaults for
+    every instance created afterwards: a declared ``Content-Length`` over the limit (or a chunked body
+    growing past it) is answered ``400`` and the connection closed, without reading the body.
+    """
+    tornado.httpserver.HTTPServer.configure(None, max_body_size=limit)
 
 
 BOT_API_FIRST_RETRY_S = 1.0
@@ -189,7 +182,8 @@ def run(settings: Settings) -> None:
     """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
     # httpx logs every request URL at INFO, and the URL contains the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    install_token_redaction(bot_token(settings))
+    # every secret the settings lead to (the token first) is scrubbed from every log line
+    install_log_scrubbing([bot_token(settings)])
     try:
         asyncio.run(wait_for_bot_api(settings, bot_token(settings)))
     except KeyboardInterrupt:
@@ -199,6 +193,7 @@ def run(settings: Settings) -> None:
     tg = settings.telegram
     if tg.mode == "webhook":
         assert tg.webhook_url is not None  # enforced by the settings model
+        cap_webhook_body()
         application.run_webhook(
             listen=tg.webhook_listen,
             port=tg.webhook_port,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,8 @@ from bot.telegram.bot_data import bot_data_of
 from bot.telegram.scheduling import JOB_NAME
 from jobs.alerting.services import Services
 from jobs.store.service_lock import ServiceLock
+
+log = logging.getLogger(__name__)
 
 Hook = Callable[[Any], Awaitable[None]]
 
@@ -55,6 +58,8 @@ def install(application: Any, services: Services) -> None:
             server = OpsServer(address[0], address[1], Health(app, services), metrics)
             await server.start()
             bot_data_of(app).ops_server = server
+            for warning in services.settings.ops.exposure_warnings():
+                log.warning("%s", warning)
 
     async def stop(app: Any) -> None:
         data = bot_data_of(app)

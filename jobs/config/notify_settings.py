@@ -2,8 +2,8 @@
 
 A URL may name environment variables (``wecombot://${WECOM_KEY}``) so that its secret stays out of
 the config file; they are expanded only when a message is sent (:func:`expand_url`), and the URL is
-shown only with Apprise's privacy masking (:func:`masked_url`). A URL Apprise does not understand is
-a config error at start, not a failure discovered at the first alert.
+shown only through :func:`jobs.config.secrets.mask` (its references kept, every literal secret masked).
+A URL Apprise does not understand is a config error at start, not a failure discovered at the first alert.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from jobs.config.languages import Lang
+from jobs.config.secrets import ENV_REF, mask, scrub, url_secrets
 from jobs.config.strict import Strict
 
-ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # stands in for an unset variable when checking a URL's form: the check must not need the secret
 _PLACEHOLDER = "placeholder0secret"
@@ -48,17 +48,12 @@ def expand_url(url: str, environ: Any = None, missing: str | None = None) -> str
 
 
 def redact(text: str, url: str, environ: Any = None) -> str:
-    """``text`` (an error a destination answered) without the URL's secrets: the values of the
-    variables it names, and a literal URL as a whole."""
+    """``text`` (an error a destination answered) without the URL's secrets: the URL itself, its secret parts
+    and the values of the variables it names (see :mod:`jobs.config.secrets`)."""
     env = os.environ if environ is None else environ
-    for name in ENV_REF.findall(url):
-        value = env.get(name)
-        if value and len(value) >= 4:
-            text = text.replace(str(value), "***")
-    if not ENV_REF.search(url) and url in text:
-        # Apprise's masking leaves a webhook's path (json://) as is: hide the whole URL
-        text = text.replace(url, f"{url.split('://', 1)[0]}://***")
-    return text
+    if url in text:
+        text = text.replace(url, mask(url))
+    return scrub(text, url_secrets(url, env))
 
 
 def quiet_apprise() -> None:
@@ -92,14 +87,6 @@ def supports_attachments(url: str) -> bool:
     """Whether Apprise's plugin for ``url`` sends attachments (``json://``, ``form://``, email, ...)."""
     plugin = _instantiate(url)
     return bool(plugin is not None and plugin.attachment_support)
-
-
-def masked_url(url: str) -> str:
-    """The URL as it may be shown: variables left as ``${NAME}``, literal secrets masked by Apprise."""
-    if ENV_REF.search(url):
-        return url
-    plugin = _instantiate(url)
-    return str(plugin.url(privacy=True)) if plugin is not None else "(not understood)"
 
 
 class Destination(Strict):
@@ -186,5 +173,5 @@ def destination_lines(notify: NotifySettings, environ: Any = None) -> list[str]:
         refs = sorted(set(ENV_REF.findall(d.url)))
         status = "".join(f"; ${r}: {'set' if env.get(r) else 'NOT set'}" for r in refs)
         extra = f", {d.body_format}" + ("" if d.rules is None else f", rules: {', '.join(d.rules)}")
-        lines.append(f"destination {d.name} ({d.lang}{extra}): {masked_url(d.url)}{status}")
+        lines.append(f"destination {d.name} ({d.lang}{extra}): {mask(d.url)}{status}")
     return lines

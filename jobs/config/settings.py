@@ -7,11 +7,13 @@ only the *name* of the environment variable that holds it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import date, time
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -19,11 +21,20 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from jobs.config.languages import Lang
 from jobs.config.notify_settings import NotifySettings
 from jobs.config.regime_settings import RegimeSettings
+from jobs.config.secrets import is_url, remember, url_secrets
 from jobs.config.strict import Strict
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 WINDOW_RE = re.compile(r"^(\d+)([MD])$")
 BROADCAST_RE = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# libpq's connection parameters that carry a password (a URL's query may set them)
+_PASSWORD_KEYS = frozenset({"password", "sslpassword"})
+# keys whose values may hold a secret (a URL with its password or token, a token pasted in the wrong place):
+# a config error about them, or about a whole section written as a plain value, never echoes the value
+SECRET_BEARING_KEYS = frozenset(
+    {"storage", "url", "notify", "destinations", "token_env", "base_url", "base_file_url", "webhook_url"}
+)
 
 
 class ConfigError(Exception):
@@ -80,14 +91,14 @@ class StorageSettings(Strict):
         v = v.strip()
         if not v.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql://USER@HOST:PORT/DB URL (or leave it out to use storage.path)")
-        from urllib.parse import urlsplit
-
         try:
             parts = urlsplit(v)
             parts.port  # noqa: B018 - parsing the port validates it
-        except ValueError as exc:
-            raise ValueError(f"not a valid URL ({exc})") from None
-        if parts.password is not None:
+        except ValueError:
+            # not the parser's reason: it quotes the part it could not read, which may be the password
+            raise ValueError("not a valid URL (expected postgresql://USER@HOST:PORT/DB)") from None
+        in_query = {k.lower() for k, _ in parse_qsl(parts.query, keep_blank_values=True)} & _PASSWORD_KEYS
+        if parts.password is not None or in_query:
             raise ValueError("must not contain the password: set it in the environment as PGPASSWORD instead")
         if not parts.hostname or not parts.path.strip("/"):
             raise ValueError("needs a host and a database name: postgresql://USER@HOST:PORT/DB")
@@ -100,6 +111,7 @@ class StorageSettings(Strict):
 
 
 class TelegramSettings(Strict):
+    # the NAME of the environment variable that holds the token, never the token itself
     token_env: str = "TELEGRAM_BOT_TOKEN"
     base_url: str | None = None
     base_file_url: str | None = None
@@ -123,6 +135,17 @@ class TelegramSettings(Strict):
     # heavy commands (charts, backtest, export, regimes) processed at once over all chats; each chat
     # has at most one in progress, its next command waits for it
     heavy_at_once: int = Field(2, ge=1, le=16)
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, v: str) -> str:
+        if not ENV_NAME_RE.match(v):
+            # a token pasted here instead of the variable's name: say so without repeating it
+            raise ValueError(
+                "expected the NAME of an environment variable (such as TELEGRAM_BOT_TOKEN), not the token: "
+                "put the token in that variable"
+            )
+        return v
 
     @field_validator("broadcast", mode="before")
     @classmethod
@@ -199,6 +222,26 @@ class OpsSettings(Strict):
     @property
     def address(self) -> tuple[str, int] | None:
         return split_listen(self.listen) if self.listen else None
+
+    def exposure_warnings(self) -> list[str]:
+        """What `run` and check-config say when the endpoints listen beyond this machine: they take no token."""
+        address = self.address
+        if address is None or _is_loopback(address[0]):
+            return []
+        return [
+            f"ops.listen {self.listen}: /healthz and /metrics answer anyone who can reach this address, "
+            "without a token; listen on 127.0.0.1 (or [::1]) unless a firewall or an authenticating proxy "
+            "stands in front"
+        ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name may resolve to any interface
 
 
 class WebAppSettings(Strict):
@@ -288,6 +331,19 @@ class Settings(Strict):
     def bot_token(self) -> str | None:
         return os.environ.get(self.telegram.token_env) or None
 
+    def secret_values(self, environ: Any = None) -> list[str]:
+        """Every secret these settings lead to: the bot token, ``PGPASSWORD``, the secret parts of each
+        configured URL and the values of the variables the URLs name (see jobs.config.secrets)."""
+        env = os.environ if environ is None else environ
+        tg = self.telegram
+        urls = [self.storage.url, tg.base_url, tg.base_file_url, tg.webhook_url]
+        urls += [d.url for d in self.notify.destinations]
+        out = [env.get(tg.token_env) or "", env.get("PGPASSWORD") or ""]
+        for url in urls:
+            if url:
+                out += url_secrets(url, env)
+        return [v for v in out if v]
+
 
 def _key(loc: tuple[int | str, ...]) -> str:
     """``("notify", "destinations", 0, "url")`` -> ``notify.destinations[0].url``."""
@@ -304,9 +360,11 @@ def _format_error(exc: ValidationError) -> str:
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
     got = err.get("input")
-    shown = "" if isinstance(got, dict) else f" (got {got!r})"
-    if "url" in err["loc"]:
-        shown = ""  # a destination URL may hold a secret
+    shown = "" if isinstance(got, (dict, list, tuple)) else f" (got {got!r})"
+    if len(err["loc"]) == 1 or SECRET_BEARING_KEYS.intersection(map(str, err["loc"])):
+        shown = ""  # a URL may hold a password or token; a section written as a plain value may be one
+    if isinstance(got, str) and is_url(got):
+        shown = ""
     if "rules" in err["loc"] and "unknown rule" in msg:
         shown = ""  # the message names the rule
     if err["type"] == "extra_forbidden":
@@ -322,9 +380,11 @@ def parse_settings(raw: Any, origin: str = "config") -> Settings:
     if not isinstance(raw, dict):
         raise ConfigError(f"config error: {origin}: expected a mapping of sections at the top level")
     try:
-        return Settings.model_validate(raw)
+        settings = Settings.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc)) from None
+    remember(settings.secret_values())  # scrubbed from every log line and error text from now on
+    return settings
 
 
 def _absolute(path: Path, base: Path) -> Path:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from jobs.market.sources.base import PriceBatch
+from jobs.model.text import unsafe_chars
 
 MAX_LISTED = 5
 # a move exactly at the limit passes; in floats 1100 / 1000 - 1 is a hair above 0.1, so the comparison
@@ -46,6 +47,14 @@ def validate_batch(
     unknown = sorted(set(rows["code"]) - set(batch.declared))
     if unknown:
         problems.append(f"undeclared industry code(s) {', '.join(unknown[:MAX_LISTED])}")
+    for code, name in sorted(batch.declared.items()):
+        unsafe = unsafe_chars(f"{code}{name}")
+        if unsafe:
+            # names are shown in every message and on terminals: a control or bidi character would disguise them
+            problems.append(
+                f"industry {code!a} named {name!a} contains control or bidi characters ({', '.join(unsafe)}): "
+                "remove them from the data"
+            )
     if batch.complete:
         wrong = rows.loc[rows["code"].map(batch.declared).ne(rows["name"]) & rows["code"].isin(batch.declared)]
         for code, name in wrong[["code", "name"]].drop_duplicates().itertuples(index=False):

@@ -205,13 +205,14 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         body, size, cur = [prefix], len(prefix), stack
         line_cut: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
         space_cut: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
+        shown = False  # whether the part has anything to show yet (tags alone make an empty message)
         j = i
         while j < len(tokens):
             token = tokens[j]
             after = _apply(cur, token)
             if size + len(token) + sum(len(_closer(n)) for n, _ in after) > limit:
                 break
-            if token in ("\n", " ") and size > len(prefix):
+            if token in ("\n", " ") and shown:
                 here = (j, len(body), cur)
                 if token == "\n":
                     line_cut = here
@@ -220,6 +221,7 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             body.append(token)
             size += len(token)
             cur = after
+            shown = shown or _shows(token)
             j += 1
         if j == len(tokens):
             chunks.append("".join(body) + "".join(_closer(n) for n, _ in reversed(cur)))
@@ -229,8 +231,9 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             j, keep, cur = cut
             body = body[:keep]
             j += 1  # the line break or space at the cut is not carried over
-        elif size == len(prefix):
-            # one word longer than a whole part: the only cut inside an element, between characters
+        elif not shown:
+            # one word longer than what is left of a part (after its opening tags): the only cut inside an
+            # element, between characters, so that no part is empty (Telegram refuses "<b></b>")
             room = limit - size - sum(len(_closer(n)) for n, _ in cur)
             if room <= 0 or tokens[j].startswith(("<", "&")):
                 raise ValueError(f"cannot split: an element does not fit in {limit} characters")
@@ -238,7 +241,13 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             tokens[j] = tokens[j][room:]
         chunks.append("".join(body) + "".join(_closer(n) for n, _ in reversed(cur)))
         stack, i = cur, j
-    return [c for c in chunks if c.strip()] or [text[:0]]
+    return [c for c in chunks if any(_shows(t) for t in _TOKEN_RE.findall(c))] or [text[:0]]
+
+
+def _shows(token: str) -> bool:
+    """Whether a token of Telegram HTML puts something on screen: text or an entity, not a tag or a blank."""
+    is_tag = token.startswith("<") and _TAG_NAME_RE.match(token) is not None
+    return not is_tag and bool(token.strip())
 
 
 # the tags of Telegram's HTML parse mode (https://core.telegram.org/bots/api#html-style); data inside a

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from jobs.store.datastore import MIGRATIONS, refresh_lock_path
 from jobs.store.db import EXIT_ARGS, EXIT_FILE, StoreOperationError
+from jobs.store.private_files import make_private_folder, touch_private
 from jobs.store.service_lock import exclusive, try_exclusive
 
 SIDE_FILES = ("-wal", "-shm")
@@ -117,6 +118,7 @@ def check_store(conn: sqlite3.Connection, what: str, path: Path) -> StoreFile:
 def _copy(src: sqlite3.Connection, target_tmp: Path, what: str) -> StoreFile:
     """``src`` into a fresh file ``target_tmp``, checked, as one self-contained file, synced to disk."""
     target_tmp.unlink(missing_ok=True)
+    touch_private(target_tmp)  # a backup holds what the store does: owner-only, as the store
     dst = sqlite3.connect(target_tmp)
     try:
         # pages=-1: the whole database in one step, i.e. one read transaction: a consistent snapshot
@@ -189,7 +191,7 @@ def restore(source: Path, store_path: Path, force: bool = False, now: datetime |
         check_store(src, "restore", source)
         if store_path.exists() and os.path.samefile(source, store_path):
             raise StoreOperationError(f"restore: {source} is the store itself", EXIT_ARGS)
-        store_path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(store_path.parent)
         tmp = _partial(store_path, "restoring")
         try:
             info = _copy(src, tmp, "restore")

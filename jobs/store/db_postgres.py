@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from jobs.store.db import WRITE_LOCK, Database, StoreError, lock_key, masked
+from jobs.config.secrets import mask, scrub, url_secrets
+from jobs.store.db import WRITE_LOCK, Database, StoreError, lock_key
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ class PostgresDatabase(Database):
         self.connect_timeout_s = connect_timeout_s
 
     def describe(self) -> str:
-        return masked(self.url)
+        return mask(self.url)
 
     def _raw(self, autocommit: bool = True) -> Any:
         import psycopg
@@ -196,7 +197,8 @@ class PostgresDatabase(Database):
             conn.close()
 
     def error(self, exc: BaseException) -> StoreError:
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        # libpq may quote the connection string it could not use: none of its secrets is repeated
+        text = scrub(" ".join(str(exc).split()) or type(exc).__name__, url_secrets(self.url))
         where = self.describe()
         import psycopg
 

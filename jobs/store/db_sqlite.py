@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.store.db import JUST_CREATED_S, Database, StoreError
+from jobs.store.private_files import make_private_folder, open_private, touch_private
 from jobs.store.service_lock import flock_within
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class SqliteDatabase(Database):
         return str(self.path)
 
     def _open(self) -> sqlite3.Connection:
+        if not self.memory:
+            touch_private(self.path)  # owner-only, and so its -wal and -shm files (jobs.store.private_files)
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout=30000")
@@ -95,7 +98,7 @@ class SqliteDatabase(Database):
             with self._memory_locks.setdefault(name, threading.Lock()):
                 yield
             return
-        fd = os.open(lock_path(self.path, name), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(lock_path(self.path, name))
         try:
             if not flock_within(fd, fcntl.LOCK_EX, patience_s):
                 raise TimeoutError(f"another {name} of {self.path} has held its lock for {patience_s:.0f} s")
@@ -112,7 +115,7 @@ class SqliteDatabase(Database):
             return True
         folder = self.path.parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            make_private_folder(folder)
         except OSError as exc:
             raise StoreError(
                 f"cannot create the store's folder {folder} ({exc.strerror or exc}): "

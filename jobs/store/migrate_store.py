@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from jobs.config.settings import StorageSettings
 from jobs.store.datastore import Store
 from jobs.store.db import EXIT_ARGS, StoreOperationError, is_url
@@ -43,8 +45,9 @@ def parse_target(spec: str, what: str) -> str | Path:
     if is_url(spec):
         try:
             StorageSettings(url=spec)
-        except ValueError as exc:
-            reason = str(exc).splitlines()[-1].strip()
+        except ValidationError as exc:
+            # the check's own reason (never pydantic's rendering, whose last line is a link)
+            reason = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
             raise StoreOperationError(f"{what}: {reason}", EXIT_ARGS) from None
         return spec
     if spec.startswith("sqlite:"):

@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from jobs.store.private_files import make_private_folder, open_private
+
 SUFFIX = ".service-lock"
 
 
@@ -45,8 +47,8 @@ class ServiceLock:
 
     def acquire(self, patience_s: float = 30.0) -> None:
         """Waits while a restore holds the lock exclusively (seconds at most)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        make_private_folder(self.path.parent)
+        fd = open_private(self.path)
         if not flock_within(fd, fcntl.LOCK_SH, patience_s):
             os.close(fd)
             raise TimeoutError(f"{self.path} is held by a restore for more than {patience_s:.0f} s")
@@ -68,7 +70,7 @@ def exclusive(store_path: str | os.PathLike[str]) -> Iterator[bool]:
 @contextmanager
 def try_exclusive(path: str | os.PathLike[str]) -> Iterator[bool]:
     """An exclusive ``flock`` on ``path`` without waiting: yields whether it was got (held until exit)."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_private(path)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -2,8 +2,9 @@
 
 * English text has no CJK character, except in data the user typed (passed as ``typed``).
 * Chinese text has no English word but those of ``ZH_ALLOWED`` (abbreviations, units, names of the
-  program and its data sources), commands (``/regime``), config keys and file names (``data.source``,
-  ``sw_l1_daily.csv``), code spans (``<code>…</code>``, what a reader types) and data the user typed.
+  program and its data sources), commands (``/regime``), Telegram @usernames, code points (``U+202E``),
+  config keys and file names (``data.source``, ``sw_l1_daily.csv``), code spans (``<code>…</code>``, what
+  a reader types) and data the user typed.
 * No two sentences run into each other: :func:`joined_lines` renders a template with a marker where
   jinja's ``trim_blocks`` swallows the line break after a line that ends in a block tag
   (``…is due.{% endif %}`` + newline), and reports each place where that joins two pieces of text
@@ -49,7 +50,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 # what is not prose: a command (/regime, /event del), a config key or file name (data.source, x.csv,
 # price_revisions), a number with a unit or percentile (P90, 6M, 120D, 1y), an URL
 _NOT_PROSE = re.compile(
-    r"spreadwatch(?: [a-z][a-z-]*)*(?: --?[a-z-]+(?: [A-Z]+)?)*|A(?=股)|https?://\S+|/[a-z_0-9]+(?:@\w+)?|\b[\w-]+(?:[._][\w-]+)+\b|\.[a-z_]+\b|\b[A-Za-z]+\d[\w]*\b|\b\d+[A-Za-z]+\b"
+    r"@\w+|U\+[0-9A-F]{4,6}|spreadwatch(?: [a-z][a-z-]*)*(?: --?[a-z-]+(?: [A-Z]+)?)*|A(?=股)|https?://\S+|/[a-z_0-9]+(?:@\w+)?|\b[\w-]+(?:[._][\w-]+)+\b|\.[a-z_]+\b|\b[A-Za-z]+\d[\w]*\b|\b\d+[A-Za-z]+\b"
 )
 _CODE_SPAN = re.compile(r"<code>.*?</code>|<pre>.*?</pre>", re.DOTALL)
 

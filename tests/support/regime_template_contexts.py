@@ -109,6 +109,7 @@ REGIME_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "event_deleted": lambda: {"event_id": 7, "found": False},
     "event_usage": lambda: {"max_len": 300},
     "event_too_long": lambda: {"length": 5000, "max_len": 300},
+    "event_unsafe": lambda: {"chars": ["U+001B", "U+202E"]},
 }
 
-REGIME_STATIC_KINDS = {"event_deleted", "event_usage", "event_too_long"}
+REGIME_STATIC_KINDS = {"event_deleted", "event_usage", "event_too_long", "event_unsafe"}

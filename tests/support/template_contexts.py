@@ -168,6 +168,7 @@ SAMPLE_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
         "result": UpdateResult(RefreshResult("csv:x", False, 0, DAY, EVIL), 0, DAY),
     },
     "not_admin": dict,
+    "admin_private": lambda: {"bot_username": "spreadwatch_bot"},
     "notify_test": lambda: {"destination": EVIL},
     "destinations_admin": lambda: {
         "phase": "list",
@@ -202,6 +203,7 @@ STATIC_KINDS: set[str] = {
     "subscription",
     "settings",
     "not_admin",
+    "admin_private",
     "not_group_admin",
     "not_allowed",
     "too_many_requests",

@@ -97,13 +97,20 @@ def run_handlers_off_loop(application: Application[Any, Any, Any, Any, Any, Any]
 
 
 def admin_only(handler: Handler) -> Handler:
-    """Non-admins get a refusal in their language and the handler never runs."""
+    """Non-admins get a refusal in their language and the handler never runs. An admin's command answers
+    only in the admin's private chat: in a group, where everyone would read it (subscribers' chat ids, raw
+    errors), the answer is one line pointing to the private chat."""
 
     @functools.wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
         services = services_of(context)
+        lang = chat_lang(update, services)
         if not is_admin(update, services):
-            await reply(update, render("not_admin", chat_lang(update, services)))
+            await reply(update, render("not_admin", lang))
+            return
+        chat = update.effective_chat
+        if chat is not None and chat.type != "private":
+            await reply(update, render("admin_private", lang, bot_username=context.bot.username))
             return
         await handler(update, context)
 

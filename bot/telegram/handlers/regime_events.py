@@ -23,6 +23,7 @@ from bot.telegram.handlers.handler_support import Context, admin_only, args_of, 
 from bot.telegram.handlers.regime_history_chart import regime_history
 from bot.telegram.handlers.status import sees_raw_errors
 from jobs.alerting.services import Services
+from jobs.model.text import unsafe_chars
 from jobs.regimes.repo import RegimeRepo
 from jobs.regimes.service import RegimeReport, evaluate_regimes, refresh_report, stored_report
 from jobs.rendering.messages import render
@@ -84,6 +85,11 @@ async def event(update: Update, context: Context) -> None:
         await reply(update, render("event_deleted", lang, event_id=event_id, found=found))
         return
     text = " ".join(args).strip()
+    unsafe = unsafe_chars(text)
+    if unsafe:
+        # shown to every /regime reader: an override would disguise it, an ESC would reach a terminal
+        await reply(update, render("event_unsafe", lang, chars=unsafe))
+        return
     if len(text) > MAX_EVENT_LEN:
         await reply(update, render("event_too_long", lang, length=len(text), max_len=MAX_EVENT_LEN))
         return

@@ -6,6 +6,9 @@ Telegram answers comes back as one of this module's results or errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
 
 from telegram.error import InvalidToken, NetworkError
 
@@ -46,13 +49,18 @@ def sync_broadcast_chats(services: Services) -> None:
 
 
 def send_outbox(services: Services, token: str, wait_up_to_s: float) -> DrainStats:
-    """Drain the Telegram rows of the outbox once (waiting up to ``wait_up_to_s`` for retries due soon)."""
+    """Drain the Telegram rows of the outbox once (waiting up to ``wait_up_to_s`` for retries due soon).
+
+    SIGTERM stops the drain (``OutboxSender.stop``): nothing more is claimed, the requests in flight are
+    answered and marked, and the stats say ``stopped``; the rest goes out with the next run.
+    """
     settings = services.settings
 
     async def drain() -> DrainStats:
         async with bot_for(settings, token) as bot:
             sender = OutboxSender(bot, Outbox(services.store), services.chats, rate=settings.telegram.rate)
-            return await sender.drain(wait_up_to_s=wait_up_to_s)
+            with stop_on_sigterm(sender.stop):
+                return await sender.drain(wait_up_to_s=wait_up_to_s)
 
     try:
         return asyncio.run(drain())
@@ -60,3 +68,14 @@ def send_outbox(services: Services, token: str, wait_up_to_s: float) -> DrainSta
         raise TokenRefused() from None
     except NetworkError as exc:
         raise TelegramUnreachable(f"{type(exc).__name__}: {str(exc).replace(token, '[token]')}") from None
+
+
+@contextlib.contextmanager
+def stop_on_sigterm(stop: Callable[[], None]) -> Iterator[None]:
+    """Within the running event loop, SIGTERM calls ``stop`` instead of ending the process at once."""
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)

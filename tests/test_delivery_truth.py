@@ -132,7 +132,7 @@ def test_a_rerun_after_kill_9_reports_the_dead_senders_rows_and_exits_3_until_th
         killed.send_signal(signal.SIGKILL)
         killed.communicate(timeout=30)
     assert killed.returncode == -signal.SIGKILL
-    fake.wait_idle(quiet=0.3)  # a request that reached the fake before the kill has its answer now
+    wait_for(lambda: fake.in_flight("sendMessage") == 0)  # what reached the fake before the kill is answered
     outbox = Outbox(Store(setup.db))
     held = outbox.rows(status="sending")
     assert held, "the killed sender held no claims (it always holds some mid-broadcast)"
@@ -188,7 +188,7 @@ def test_run_daily_without_a_token_counts_rows_held_by_a_dead_sender_as_unsent(s
 
 def stopped_cleanly(db: Path, fake: FakeBotAPI) -> None:
     """Nothing claimed is left behind and every message Telegram accepted is marked sent."""
-    fake.wait_idle(quiet=0.3)
+    wait_for(lambda: fake.in_flight("sendMessage") == 0)
     counts = Outbox(Store(db)).counts()
     assert counts["sending"] == 0, counts
     assert {c.chat_id for c in fake.sent()} == marked_chats(db)

@@ -27,14 +27,29 @@ Times are Unix seconds (REAL) so that due-ness is a plain numeric comparison.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jobs.store.datastore import Store, now_iso
-from jobs.store.db import Connection
+from jobs.store.db import Connection, ConnectionLost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _again_if_lost(step: Callable[[], T]) -> T:
+    """A sender's one-row step, run once more on a new connection when the database server went away in
+    the middle of it (a PostgreSQL restart). Each step is a conditional UPDATE: if the first run did
+    commit, the second finds the row changed and does nothing (a mark then reads as ``unmarked``)."""
+    try:
+        return step()
+    except ConnectionLost as exc:
+        log.warning("%s; running the outbox step again", exc)
+        return step()
 
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
 # chat ids at or below this are notify.destinations (jobs.alerting.destinations), sent by
@@ -214,7 +229,7 @@ class Outbox:
         return int(row[0])
 
     # -- the sender's side ---------------------------------------------------------------------
-    def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
+    def _claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
         """Take a row for sending; None when another sender has it (or it is no longer due)."""
         now = self.clock()
         skip_locked = self.store.db.skip_locked
@@ -228,7 +243,7 @@ class Outbox:
             ).fetchone()
         return None if r is None else _row(r)
 
-    def renew(self, row_id: int, worker: str, lease_s: float) -> int | None:
+    def _renew(self, row_id: int, worker: str, lease_s: float) -> int | None:
         """Extend this sender's lease right before it sends, and count the send; returns the row's
         attempts including this one. None when the row is no longer its own (the lease ran out, another
         sender claimed it, or it was finished meanwhile, e.g. marked dead by a group migration): the
@@ -243,7 +258,7 @@ class Outbox:
             ).fetchone()
             return None if r is None else int(r[0])
 
-    def release(self, row_id: int, worker: str) -> bool:
+    def _release(self, row_id: int, worker: str) -> bool:
         """Hand a claimed row back unsent (the sender is stopping): pending and due at once, its
         attempts untouched, for the next sender or start."""
         with self.store.transaction(exclusive=False) as conn:
@@ -254,7 +269,7 @@ class Outbox:
             )
             return cur.rowcount == 1
 
-    def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
+    def _mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
         with self.store.transaction(exclusive=False) as conn:
             cur = conn.execute(
                 """UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, lease_until = NULL,
@@ -263,7 +278,7 @@ class Outbox:
             )
             return cur.rowcount == 1
 
-    def retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
+    def _retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
         """Back to pending; a flood-limit wait does not count as a failed attempt."""
         uncount = ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
         with self.store.transaction(exclusive=False) as conn:
@@ -274,7 +289,7 @@ class Outbox:
                 (self.clock() + delay_s, error[:500], row_id, worker),
             )
 
-    def give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
+    def _give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
         if status not in ("failed", "dead"):
             raise ValueError(status)
         with self.store.transaction(exclusive=False) as conn:
@@ -283,6 +298,25 @@ class Outbox:
                    WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
                 (status, error[:500], row_id, worker),
             )
+
+    # the sender's steps, each run again once if the database server went away in the middle of it
+    def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
+        return _again_if_lost(lambda: self._claim(row_id, worker, lease_s))
+
+    def renew(self, row_id: int, worker: str, lease_s: float) -> int | None:
+        return _again_if_lost(lambda: self._renew(row_id, worker, lease_s))
+
+    def release(self, row_id: int, worker: str) -> bool:
+        return _again_if_lost(lambda: self._release(row_id, worker))
+
+    def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
+        return _again_if_lost(lambda: self._mark_sent(row_id, worker, message_id))
+
+    def retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
+        _again_if_lost(lambda: self._retry_later(row_id, worker, delay_s, error, count_attempt))
+
+    def give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
+        _again_if_lost(lambda: self._give_up(row_id, worker, status, error))
 
     def release_chat(self, chat_id: int) -> int:
         """A chat's pending rows due now, with their attempts counted afresh (a paused destination

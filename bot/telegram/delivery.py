@@ -188,6 +188,7 @@ class OutboxSender:
             if self._stopped:
                 self._stop_event.set()
             tasks: dict[asyncio.Task[None], int] = {}
+            watch_until = 0.0  # monotonic end of the wait for rows another sender holds
             while True:
                 if self._stopped:
                     # nothing more is claimed; what is in flight is answered and marked
@@ -217,7 +218,15 @@ class OutboxSender:
                     break
                 delay = max(next_due - time.time(), self._earliest_chat_wait(), 0.0)
                 if delay > wait_up_to_s:
-                    break
+                    # rows under another sender's lease: a live one (another instance) marks them sent
+                    # within seconds, a dead one's wait for the lease; watch them for up to wait_up_to_s
+                    held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker_id, "telegram")
+                    if not held:
+                        break
+                    watch_until = watch_until or time.monotonic() + wait_up_to_s
+                    if time.monotonic() >= watch_until:
+                        break
+                    delay = 0.5
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop_event.wait(), min(max(delay, 0.02), 1.0))
             now = time.monotonic()

@@ -208,6 +208,7 @@ class NotifySender:
         async with self._lock:
             stats = NotifyStats()
             self._stop_event = stop_event = asyncio.Event()
+            watch_until = 0.0  # monotonic end of the wait for rows another sender holds
             while True:
                 if self._stopped:
                     stats.stopped = True
@@ -230,7 +231,14 @@ class NotifySender:
                 waits = [t - now for c, t in self._ready.items() if t > now and c in active]
                 delay = max(next_due - self.outbox.clock(), min(waits) if waits else 0.0, 0.0)
                 if delay > wait_up_to_s:
-                    break
+                    # rows under another sender's lease (see OutboxSender.drain): watched for up to wait_up_to_s
+                    held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker_id, "notify")
+                    if not held:
+                        break
+                    watch_until = watch_until or time.monotonic() + wait_up_to_s
+                    if time.monotonic() >= watch_until:
+                        break
+                    delay = 0.5
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop_event.wait(), min(max(delay, 0.02), 1.0))
             stats.left_pending = await asyncio.to_thread(self.outbox.left_for_later, self.worker_id, "notify")

@@ -131,11 +131,12 @@ def test_a_lease_expires_and_the_row_is_claimable_again(store: Store) -> None:
     outbox = queue(store, [5], clock)
     (row,) = outbox.due()
     claimed = outbox.claim(row.id, "dead-worker", lease_s=30)
-    assert claimed is not None and claimed.attempts == 1
+    assert claimed is not None and claimed.attempts == 0  # a claim is not a send
     assert outbox.due() == [] and outbox.claim(row.id, "other", 30) is None
     clock.t += 31
     again = outbox.claim(row.id, "other", 30)
-    assert again is not None and again.attempts == 2
+    assert again is not None and again.attempts == 0
+    assert outbox.renew(row.id, "other", 30) == 1  # the send right after it is
     # the first worker's late answer cannot overwrite the new owner's claim
     assert not outbox.mark_sent(row.id, "dead-worker", 1)
     assert outbox.mark_sent(row.id, "other", 99)
@@ -148,6 +149,7 @@ def test_retry_later_and_give_up(store: Store) -> None:
     outbox = queue(store, [1, 2], clock)
     r1, r2 = outbox.due()
     assert outbox.claim(r1.id, "w", 60) and outbox.claim(r2.id, "w", 60)
+    assert outbox.renew(r1.id, "w", 60) == 1
     outbox.retry_later(r1.id, "w", 10, "TimedOut")
     outbox.give_up(r2.id, "w", "failed", "BadRequest: can't parse entities")
     assert outbox.due() == [] and outbox.next_due_at() == clock.t + 10
@@ -162,10 +164,27 @@ def test_flood_waits_do_not_count_as_attempts(store: Store) -> None:
     outbox = queue(store, [1], clock)
     (row,) = outbox.due()
     outbox.claim(row.id, "w", 60)
+    assert outbox.renew(row.id, "w", 60) == 1
     outbox.retry_later(row.id, "w", 3, "RetryAfter", count_attempt=False)
     clock.t += 3
     (due,) = outbox.due()
     assert due.attempts == 0
+
+
+def test_rows_stranded_by_crashes_do_not_use_up_their_tries(store: Store) -> None:
+    """Claimed by twelve senders in turn, each dying before its request: no send was made, so the row
+    has all its tries left; and a stopping sender hands a claimed row back due at once, uncounted."""
+    clock = Clock()
+    outbox = queue(store, [1], clock)
+    (row,) = outbox.due()
+    for i in range(12):
+        assert outbox.claim(row.id, f"crashed-{i}", lease_s=30) is not None
+        clock.t += 31  # it died holding the row: the lease runs out
+    assert outbox.claim(row.id, "stopping", 30) is not None
+    assert outbox.release(row.id, "stopping")
+    (due,) = outbox.due()
+    assert due.id == row.id and due.status == "pending" and due.attempts == 0
+    assert outbox.claim(row.id, "w", 30) is not None and outbox.renew(row.id, "w", 30) == 1
 
 
 def test_a_chat_that_went_away_and_one_that_migrated(store: Store) -> None:

@@ -105,6 +105,23 @@ def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     assert db.read_bytes() == b"this is not SQLite\n" * 500  # left as it was
 
 
+def test_another_programs_sqlite_database_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE foo (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO foo (name) VALUES ('keep me')")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    for command in (("report", "--db", str(other)), ("check-config", "--config", str(config_for(tmp_path, other)))):
+        run = spreadwatch(*command, cwd=tmp_path)
+        assert run.code == FILE, (command, run.err)
+        line = one_line_no_traceback(run.err)
+        assert line.startswith(f"{other} is not a spreadwatch store: it holds other tables (foo)"), line
+        assert other.read_bytes() == before  # no schema added, not switched to WAL
+        assert not Path(f"{other}-wal").exists()
+
+
 def test_an_empty_database_file_is_not_rebuilt_silently(tmp_path: Path) -> None:
     db = tmp_path / "spreadwatch.db"
     db.touch()

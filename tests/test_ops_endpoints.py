@@ -199,6 +199,20 @@ def test_failed_sends_and_flood_waits_are_counted_by_reason(frequent_drains: Non
     assert seen[("spreadwatch_outbox_rows", (("status", "pending"),))] == 0
 
 
+def test_metrics_show_rows_a_dead_sender_left_in_sending(ops_bot: BotHarness) -> None:
+    """The 'delivery stuck' alert must see rows held by a sender killed mid-broadcast, not only pending ones."""
+    services = ops_bot.services
+    assert services is not None
+    _queue(ops_bot, 701, 702)
+    outbox = Outbox(services.store)
+    for row in outbox.rows():
+        assert outbox.claim(row.id, "killed-sender", lease_s=-1.0) is not None  # its lease ran out already
+    seen = metrics(ops_bot)
+    assert seen[("spreadwatch_outbox_rows", (("status", "sending"),))] == 2
+    assert seen[("spreadwatch_outbox_rows", (("status", "pending"),))] == 0
+    assert seen[("spreadwatch_outbox_expired_leases", ())] == 2
+
+
 def test_healthz_is_503_with_the_reason_when_the_scheduler_stops(ops_bot: BotHarness) -> None:
     assert get(ops_bot, "/healthz")[0] == 200
     loop = ops_bot._loop

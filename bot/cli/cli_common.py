@@ -40,8 +40,9 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     "(a running service or refresh holds the store, the target store is not empty); "
     "for notify-test, a destination did not accept the test message",
     ExitCode.CONFIG: "bad configuration or arguments (the message names the key or the option)",
-    ExitCode.PENDING: "the data is fine but messages are still pending delivery "
-    "(no bot token, Telegram unreachable, retries not due yet): the next run sends them",
+    ExitCode.PENDING: "the data is fine but messages are still unsent (no bot token, Telegram unreachable, "
+    "retries not due yet, stopped by SIGTERM, or held under another sender's lease that has not run out): "
+    "the next run sends them",
     ExitCode.FILE: "a file cannot be used: the store's folder cannot be created or written, the database "
     "is read-only or damaged, an output path is missing or a folder; or the PostgreSQL store "
     "(storage.url) cannot be reached or used",

@@ -21,6 +21,7 @@ from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
 from jobs.store.datastore import store_error
 from jobs.store.db import db_errors
 from jobs.store.db_postgres import PgConnection, PostgresDatabase
+from jobs.store.db_sqlite import foreign_database
 from jobs.store.schema import MIGRATIONS
 
 
@@ -240,6 +241,9 @@ def check_store(settings: Settings) -> list[Problem]:
         return [Problem("file", str(store_error(path, exc)))]
     if row is not None and row[0] != "ok":
         return [Problem("file", str(store_error(path, sqlite3.DatabaseError("database disk image is malformed"))))]
+    foreign = foreign_database(path)
+    if foreign is not None:
+        return [Problem("file", foreign)]
     if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
         return [Problem("file", f"the store {path} is read-only: make the file and its folder writable")]
     return []

@@ -187,9 +187,16 @@ class StoreCollector(Collector):
         services = self.services
         store = services.store
         outbox = GaugeMetricFamily("spreadwatch_outbox_rows", "Outbox rows by status", labels=["status"])
-        for row_status, n in Outbox(store).counts().items():
+        box = Outbox(store)
+        for row_status, n in box.counts().items():
             outbox.add_metric([row_status], n)
         yield outbox
+        stranded = GaugeMetricFamily(
+            "spreadwatch_outbox_expired_leases",
+            "Outbox rows left 'sending' whose lease ran out: the sender died (or hung) holding them",
+        )
+        stranded.add_metric([], box.expired_leases())
+        yield stranded
 
         status = services.engine.status(services.clock())
         fetched = GaugeMetricFamily(

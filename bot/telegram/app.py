@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from typing import Any
 from urllib.parse import urlsplit
 
 import tornado.httpserver
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.telegram import ops_hooks, scheduling, webapp_hooks
 from bot.telegram.bot_data import CONTEXT_TYPES, AnyApplication, bot_data_of
@@ -96,6 +97,16 @@ async def post_init(application: AnyApplication) -> None:
         await sync_broadcast_with_bot(application.bot, services.store, entries)
 
 
+class SpreadwatchApplication(Application[Any, Any, Any, Any, Any, Any]):
+    """python-telegram-bot's Application, whose ``stop`` (on SIGTERM or Ctrl-C, after the updater stopped)
+    first stops the outbox senders: the JobQueue waits for running jobs, and a drain in the middle of a
+    broadcast would otherwise send all of it first (42 s for 1,200 messages)."""
+
+    async def stop(self) -> None:
+        scheduling.stop_senders(self)
+        await super().stop()
+
+
 def build_application(services: Services) -> AnyApplication:
     settings = services.settings
     tg = settings.telegram
@@ -103,6 +114,7 @@ def build_application(services: Services) -> AnyApplication:
     # the same bot (rate limiter, defaults, Bot API address) as run-daily's sender, the tests and bench/
     application = (
         ApplicationBuilder()
+        .application_class(SpreadwatchApplication)
         .bot(bot_for(settings, bot_token(settings)))
         .context_types(CONTEXT_TYPES)
         .concurrent_updates(PerChatUpdateProcessor(limits=limits, heavy_at_once=tg.heavy_at_once))

@@ -116,6 +116,10 @@ class DrainStats:
     skipped: int = 0  # claimed, but no longer ours when its turn came (lease ran out, dead after a migration)
     unmarked: int = 0  # Telegram accepted it but the row had been taken over meanwhile: could not be marked
     left_pending: int = 0  # unfinished rows whose next attempt is after this drain (not another sender's)
+    in_flight: int = 0  # rows under another sender's unexpired lease when the drain ended
+    in_flight_until: float | None = None  # Unix time the last of those leases runs out
+    released: int = 0  # claimed but handed back unsent because the sender was stopped
+    stopped: bool = False  # stop() ended the drain early: the rest goes out with the next drain or start
     flood_waits: list[float] = field(default_factory=list)
 
 
@@ -161,19 +165,47 @@ class OutboxSender:
         self._chat_ready: dict[int, float] = {}  # monotonic time a chat may get its next message
         self._busy_chats: set[int] = set()
         self._lock = asyncio.Lock()  # one drain at a time per sender
+        self._stopped = False
+        self._stop_event: asyncio.Event | None = None  # the running drain's, set by stop()
         self.events: Events = NO_EVENTS  # the application's metrics when ops.listen is on
 
     @property
     def draining(self) -> bool:
         return self._lock.locked()
 
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        """Stop sending (SIGTERM): no row is claimed any more; a send waiting for its turn hands its row
+        back unsent; a request already made is finished and marked. A running drain returns as soon as
+        its requests in flight have been answered, and every later drain returns at once. Call it on
+        the sender's event loop."""
+        self._stopped = True
+        if self._stop_event is not None:
+            self._stop_event.set()
+
     async def drain(self, wait_up_to_s: float = 0.0) -> DrainStats:
         """Send every due row. Rows due again within ``wait_up_to_s`` (backoff, flood waits) are
         waited for; later ones are left pending for the next drain."""
         async with self._lock:
             stats = DrainStats()
+            self._stop_event = asyncio.Event()
+            if self._stopped:
+                self._stop_event.set()
             tasks: dict[asyncio.Task[None], int] = {}
+            watch_until = 0.0  # monotonic end of the wait for rows another sender holds
             while True:
+                if self._stopped:
+                    # nothing more is claimed; what is in flight is answered and marked
+                    if tasks:
+                        await asyncio.wait(tasks)
+                        for task in tasks:
+                            if task.exception() is not None:
+                                raise task.exception()  # type: ignore[misc]
+                    stats.stopped = True
+                    break
                 free = self.concurrency - len(tasks)
                 if free > 0:
                     for row in await self._pick(free, exclude=list(tasks.values())):
@@ -193,11 +225,23 @@ class OutboxSender:
                     break
                 delay = max(next_due - time.time(), self._earliest_chat_wait(), 0.0)
                 if delay > wait_up_to_s:
-                    break
-                await asyncio.sleep(min(max(delay, 0.02), 1.0))
+                    # rows under another sender's lease: a live one (another instance) marks them sent
+                    # within seconds, a dead one's wait for the lease; watch them for up to wait_up_to_s
+                    held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker_id, "telegram")
+                    if not held:
+                        break
+                    watch_until = watch_until or time.monotonic() + wait_up_to_s
+                    if time.monotonic() >= watch_until:
+                        break
+                    delay = 0.5
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_event.wait(), min(max(delay, 0.02), 1.0))
             now = time.monotonic()
             self._chat_ready = {c: t for c, t in self._chat_ready.items() if t > now}
             stats.left_pending = await asyncio.to_thread(self.outbox.left_for_later, self.worker_id, "telegram")
+            stats.in_flight, stats.in_flight_until = await asyncio.to_thread(
+                self.outbox.in_flight_elsewhere, self.worker_id, "telegram"
+            )
             return stats
 
     def _earliest_chat_wait(self) -> float:
@@ -223,11 +267,30 @@ class OutboxSender:
 
     async def _deliver(self, row: OutboxRow, stats: DrainStats) -> None:
         try:
+            if self._stopped:
+                return
             claimed = await asyncio.to_thread(self.outbox.claim, row.id, self.worker_id, self.lease_s)
             if claimed is not None:
                 await self._send(claimed, stats)
         finally:
             self._busy_chats.discard(row.chat_id)
+
+    async def _my_turn(self) -> bool:
+        """Wait for this send's slot (pacing, a flood wait); False when the sender was stopped meanwhile."""
+        if self._stopped or self._stop_event is None:
+            return not self._stopped
+        turn = asyncio.ensure_future(self._wait_turn())
+        stop = asyncio.ensure_future(self._stop_event.wait())
+        try:
+            await asyncio.wait((turn, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (turn, stop):
+                waiter.cancel()
+        return not self._stopped
+
+    async def _release(self, row: OutboxRow, stats: DrainStats) -> None:
+        await asyncio.to_thread(self.outbox.release, row.id, self.worker_id)
+        stats.released += 1
 
     async def _wait_turn(self) -> None:
         while True:
@@ -241,9 +304,13 @@ class OutboxSender:
     async def _send(self, row: OutboxRow, stats: DrainStats) -> None:
         chat_id = row.chat_id
         for _hop in range(3):  # a migrated group is followed (at most twice)
-            await self._wait_turn()
-            # the wait may have outlasted the lease, or a migration may have marked the row dead
-            if not await asyncio.to_thread(self.outbox.renew, row.id, self.worker_id, self.lease_s):
+            if not await self._my_turn():
+                await self._release(row, stats)
+                return
+            # the wait may have outlasted the lease, or a migration may have marked the row dead; from
+            # here on the request is made (and counted as an attempt) even if stop() comes meanwhile
+            attempts = await asyncio.to_thread(self.outbox.renew, row.id, self.worker_id, self.lease_s)
+            if attempts is None:
                 log.warning("outbox row %s to chat %s: no longer held by this sender, not sent", row.id, chat_id)
                 stats.skipped += 1
                 return
@@ -289,7 +356,7 @@ class OutboxSender:
                 await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, 60.0, "invalid token", False)
                 raise
             except (NetworkError, TelegramError) as exc:
-                await self._transient(row, exc, stats)
+                await self._transient(row, attempts, exc, stats)
                 return
             else:
                 self._chat_ready[chat_id] = time.monotonic() + self.per_chat_interval
@@ -325,15 +392,15 @@ class OutboxSender:
         button = dashboard_button(settings, username, lang, chat_id, "spread")
         return InlineKeyboardMarkup([[button]]) if button is not None else None
 
-    async def _transient(self, row: OutboxRow, exc: TelegramError, stats: DrainStats) -> None:
+    async def _transient(self, row: OutboxRow, attempts: int, exc: TelegramError, stats: DrainStats) -> None:
         error = f"{type(exc).__name__}: {exc}"
-        if row.attempts >= self.max_attempts:
-            log.error("outbox row %s: giving up after %d attempts: %s", row.id, row.attempts, error)
+        if attempts >= self.max_attempts:
+            log.error("outbox row %s: giving up after %d attempts: %s", row.id, attempts, error)
             await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", error)
             stats.failed += 1
             self.events.message_failed("attempts_exhausted")
             return
-        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (row.attempts - 1))
+        delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempts - 1))
         delay *= random.uniform(0.8, 1.2)  # spread retries of a broadcast hit by one outage
         log.warning("outbox row %s: %s; retry in %.1f s", row.id, error, delay)
         await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, delay, error, True)

@@ -9,6 +9,7 @@ import asyncio
 
 from telegram.error import InvalidToken, NetworkError
 
+from bot.ops.signals import stop_on_sigterm
 from bot.telegram.broadcast_targets import sync_broadcast_with_bot
 from bot.telegram.client import bot_for
 from bot.telegram.delivery import DrainStats, OutboxSender
@@ -46,7 +47,11 @@ def sync_broadcast_chats(services: Services) -> None:
 
 
 def send_outbox(services: Services, token: str, wait_up_to_s: float) -> DrainStats:
-    """Drain the Telegram rows of the outbox once (waiting up to ``wait_up_to_s`` for retries due soon)."""
+    """Drain the Telegram rows of the outbox once (waiting up to ``wait_up_to_s`` for retries due soon).
+
+    SIGTERM stops the drain (``OutboxSender.stop``): nothing more is claimed, the requests in flight are
+    answered and marked, and the stats say ``stopped``; the rest goes out with the next run.
+    """
     settings = services.settings
 
     async def drain() -> DrainStats:
@@ -54,7 +59,8 @@ def send_outbox(services: Services, token: str, wait_up_to_s: float) -> DrainSta
             sender = OutboxSender(
                 bot, Outbox(services.store), services.chats, rate=settings.telegram.rate, settings=settings
             )
-            return await sender.drain(wait_up_to_s=wait_up_to_s)
+            with stop_on_sigterm(sender.stop):
+                return await sender.drain(wait_up_to_s=wait_up_to_s)
 
     try:
         return asyncio.run(drain())
@@ -62,3 +68,5 @@ def send_outbox(services: Services, token: str, wait_up_to_s: float) -> DrainSta
         raise TokenRefused() from None
     except NetworkError as exc:
         raise TelegramUnreachable(f"{type(exc).__name__}: {str(exc).replace(token, '[token]')}") from None
+
+

@@ -84,6 +84,16 @@ def notify_sender_of(application: AnyApplication) -> NotifySender | None:
     return data.notify_sender
 
 
+def stop_senders(application: AnyApplication) -> None:
+    """The bot is stopping (SIGTERM, Ctrl-C): both senders stop claiming rows at once; a running drain
+    finishes its requests in flight, marks them and returns, so the JobQueue's wait for running jobs
+    is short. Every later drain returns at once; the rest goes out at the next start."""
+    sender_of(application).stop()
+    notify = notify_sender_of(application)
+    if notify is not None:
+        notify.stop()
+
+
 async def drain_all(application: AnyApplication) -> None:
     """Telegram's rows, then the other destinations' (each sender picks only its own rows)."""
     await sender_of(application).drain()

@@ -24,6 +24,7 @@ where the destination's Apprise plugin takes attachments; the chart is drawn onl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -137,6 +138,9 @@ class NotifyStats:
     unmarked: int = 0
     paused: list[str] = field(default_factory=list)  # destinations this drain paused
     left_pending: int = 0
+    in_flight: int = 0  # rows under another sender's unexpired lease when the drain ended
+    in_flight_until: float | None = None  # Unix time the last of those leases runs out
+    stopped: bool = False  # stop() ended the drain early
 
 
 class NotifySender:
@@ -169,10 +173,23 @@ class NotifySender:
         self.environ = environ
         self._ready: dict[int, float] = {}  # monotonic time a destination may get its next message
         self._lock = asyncio.Lock()
+        self._stopped = False
+        self._stop_event: asyncio.Event | None = None  # the running drain's, set by stop()
 
     @property
     def draining(self) -> bool:
         return self._lock.locked()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def stop(self) -> None:
+        """Stop sending (SIGTERM): no row is claimed any more; the send in progress is finished and
+        marked, then the drain returns (at once for every later drain)."""
+        self._stopped = True
+        if self._stop_event is not None:
+            self._stop_event.set()
 
     def _destinations(self) -> tuple[dict[int, Destination], set[int]]:
         """Configured destinations by chat id, and the ids not to send to (paused or no longer configured)."""
@@ -190,7 +207,12 @@ class NotifySender:
         """Send every due notify row; rows due again within ``wait_up_to_s`` are waited for."""
         async with self._lock:
             stats = NotifyStats()
+            self._stop_event = stop_event = asyncio.Event()
+            watch_until = 0.0  # monotonic end of the wait for rows another sender holds
             while True:
+                if self._stopped:
+                    stats.stopped = True
+                    break
                 active, blocked = await asyncio.to_thread(self._destinations)
                 rows = await asyncio.to_thread(self.outbox.due, 200, None, (), "notify")
                 now = time.monotonic()
@@ -209,13 +231,28 @@ class NotifySender:
                 waits = [t - now for c, t in self._ready.items() if t > now and c in active]
                 delay = max(next_due - self.outbox.clock(), min(waits) if waits else 0.0, 0.0)
                 if delay > wait_up_to_s:
-                    break
-                await asyncio.sleep(min(max(delay, 0.02), 1.0))
+                    # rows under another sender's lease (see OutboxSender.drain): watched for up to wait_up_to_s
+                    held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker_id, "notify")
+                    if not held:
+                        break
+                    watch_until = watch_until or time.monotonic() + wait_up_to_s
+                    if time.monotonic() >= watch_until:
+                        break
+                    delay = 0.5
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_event.wait(), min(max(delay, 0.02), 1.0))
             stats.left_pending = await asyncio.to_thread(self.outbox.left_for_later, self.worker_id, "notify")
+            stats.in_flight, stats.in_flight_until = await asyncio.to_thread(
+                self.outbox.in_flight_elsewhere, self.worker_id, "notify"
+            )
             return stats
 
     async def _send(self, row: OutboxRow, dest: Destination, stats: NotifyStats) -> None:
-        if not await asyncio.to_thread(self.outbox.renew, row.id, self.worker_id, self.lease_s):
+        if self._stopped:
+            await asyncio.to_thread(self.outbox.release, row.id, self.worker_id)
+            return
+        attempts = await asyncio.to_thread(self.outbox.renew, row.id, self.worker_id, self.lease_s)
+        if attempts is None:
             log.warning("outbox row %s to destination %s: no longer held by this sender, not sent", row.id, dest.name)
             stats.skipped += 1
             return
@@ -238,12 +275,12 @@ class NotifySender:
             await asyncio.to_thread(self.repo.record_success, dest.name)
             return
         error = f"{dest.name}: {outcome.detail}"
-        if outcome.permanent or row.attempts >= self.max_attempts:
+        if outcome.permanent or attempts >= self.max_attempts:
             log.error("outbox row %s to destination %s refused, not retried: %s", row.id, dest.name, outcome.detail)
             await asyncio.to_thread(self.outbox.give_up, row.id, self.worker_id, "failed", error)
             stats.failed += 1
         else:
-            delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (row.attempts - 1))
+            delay = min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempts - 1))
             delay *= random.uniform(0.8, 1.2)  # spread the retries of several destinations hit by one outage
             log.warning("outbox row %s to destination %s: %s; retry in %.1f s", row.id, dest.name, outcome, delay)
             await asyncio.to_thread(self.outbox.retry_later, row.id, self.worker_id, delay, error, True)

@@ -20,6 +20,11 @@ schema version, write transactions, named locks across processes and machines, a
   themselves (the outbox's claim, renew and mark): on PostgreSQL they skip the global lock, and a
   claim takes its row with ``FOR UPDATE SKIP LOCKED`` (:attr:`Database.skip_locked`), so two senders
   never wait on, or both get, one row.
+* A server that goes away (PostgreSQL restarted under a running command) is waited for: the next
+  connection is retried with backoff for up to ``RECONNECT_PATIENCE_S`` (a minute), a transaction whose
+  ``BEGIN`` found the old connection dead starts again on a new one, and so does a read outside a
+  transaction; a statement cut off in the middle raises :class:`ConnectionLost`. A server that does
+  not come back ends the command with "the database server went away", not with a configuration hint.
 * ``lock(name)`` is held across transactions, e.g. around a refresh or the daily job: an ``flock`` on
   ``<file>.<name>-lock`` for SQLite, a session advisory lock on its own connection for PostgreSQL.
   Both are released by the operating system or the server when their holder dies.
@@ -57,6 +62,12 @@ class StoreOperationError(Exception):
 
 class StoreError(RuntimeError):
     """The store cannot be used; ``str()`` is one line naming the store and what to do."""
+
+
+class ConnectionLost(StoreError):
+    """A database server that had answered went away (restarted, failed over, ended the session) in the
+    middle of a statement: what the statement did is unknown, and the caller decides whether to run it
+    again (the next statement reconnects, waiting up to ``RECONNECT_PATIENCE_S`` for the server)."""
 
 
 class Cursor(Protocol):

@@ -3,8 +3,10 @@ from SQLite's DDL, advisory locks."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -12,9 +14,14 @@ from functools import lru_cache
 from typing import Any
 
 from jobs.config.secrets import mask, scrub, url_secrets
-from jobs.store.db import WRITE_LOCK, Database, StoreError, lock_key
+from jobs.store.db import WRITE_LOCK, ConnectionLost, Database, StoreError, lock_key
 
 log = logging.getLogger(__name__)
+
+RECONNECT_PATIENCE_S = 60.0  # how long a server that went away is waited for
+RECONNECT_FIRST_S = 0.5  # the first wait between two attempts; it doubles up to RECONNECT_MAX_S
+RECONNECT_MAX_S = 8.0
+_READS = ("SELECT", "WITH")
 
 _PLACEHOLDER = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|\?|%")
 
@@ -89,23 +96,57 @@ def _row_factory(cursor: Any) -> Any:
 
 
 class PgConnection:
-    """A psycopg connection that takes the store's ``?`` queries (autocommit outside transactions)."""
+    """A psycopg connection that takes the store's ``?`` queries (autocommit outside transactions).
 
-    def __init__(self, raw: Any) -> None:
+    A read outside a transaction that finds the connection dead (the server restarted while it was
+    idle) runs again on a new one; any other statement cut off by a lost connection raises
+    :class:`ConnectionLost`.
+    """
+
+    def __init__(self, raw: Any, reopen: Any = None, where: str = "the store") -> None:
         self.raw = raw
+        self._reopen = reopen
+        self.where = where
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(postgres_sql(sql), tuple(parameters))
+        return self._guarded(lambda: self.raw.execute(postgres_sql(sql), tuple(parameters)), sql)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Any:
-        cur = self.raw.cursor()
         rows = [tuple(r) for r in seq]
-        if rows:
-            cur.executemany(postgres_sql(sql), rows)
-        return cur
+
+        def run() -> Any:
+            cur = self.raw.cursor()
+            if rows:
+                cur.executemany(postgres_sql(sql), rows)
+            return cur
+
+        return self._guarded(run, sql)
+
+    def _guarded(self, run: Any, sql: str) -> Any:
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        idle = self.raw.info.transaction_status == TransactionStatus.IDLE
+        try:
+            return run()
+        except psycopg.OperationalError as exc:
+            if not (self.raw.broken or self.raw.closed):
+                raise
+            if not (idle and self._reopen is not None and sql.lstrip().upper().startswith(_READS)):
+                raise ConnectionLost(
+                    f"the database server went away: {self.where} ended the session during a statement "
+                    f"({_one_line(exc)})"
+                ) from exc
+        log.warning("the connection to the store was lost while idle; connecting again")
+        self.raw = self._reopen()
+        return run()
 
     def close(self) -> None:
         self.raw.close()
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 SCHEMA_TABLE = "spreadwatch_schema"  # PostgreSQL's stand-in for SQLite's PRAGMA user_version
@@ -119,6 +160,7 @@ class PostgresDatabase(Database):
         super().__init__()
         self.url = url
         self.connect_timeout_s = connect_timeout_s
+        self._answered = False  # a connection succeeded once: a failure now is an outage, not the config
 
     def describe(self) -> str:
         return mask(self.url)
@@ -136,18 +178,80 @@ class PostgresDatabase(Database):
         )
 
     def _open(self) -> PgConnection:
-        return PgConnection(self._raw())
+        return PgConnection(self._connect_patiently(), self._connect_patiently, self.describe())
+
+    def _connect_patiently(self) -> Any:
+        """A new connection; once the server has answered, a refusal is waited out with backoff for up to
+        ``RECONNECT_PATIENCE_S`` (a restart), and one that outlasts it is "the database server went away".
+        Before that, the first failure is the configuration's (:meth:`error`)."""
+        import psycopg
+
+        if not self._answered:
+            raw = self._raw()
+            self._answered = True
+            return raw
+        deadline = time.monotonic() + RECONNECT_PATIENCE_S
+        delay, attempt = RECONNECT_FIRST_S, 0
+        while True:
+            attempt += 1
+            try:
+                raw = self._raw()
+            except psycopg.OperationalError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise StoreError(
+                        f"the database server went away: {self.describe()} did not come back within "
+                        f"{RECONNECT_PATIENCE_S:.0f} s ({_one_line(exc)}); run the command again once it is up"
+                    ) from None
+                log.warning(
+                    "the store %s does not answer (attempt %d): %s; retrying in %.1f s",
+                    self.describe(),
+                    attempt,
+                    _one_line(exc),
+                    min(delay, left),
+                )
+                time.sleep(min(delay, left))
+                delay = min(delay * 2, RECONNECT_MAX_S)
+                continue
+            if attempt > 1:
+                log.warning("the store %s answers again after %d attempts", self.describe(), attempt)
+            return raw
 
     def _lost(self, conn: PgConnection) -> bool:
         return bool(conn.raw.broken or conn.raw.closed)
 
     @contextmanager
     def transaction(self, exclusive: bool = True) -> Iterator[PgConnection]:
-        conn = self.connect()
-        with conn.raw.transaction():
-            if exclusive:
-                conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(WRITE_LOCK),))
-            yield conn
+        import psycopg
+
+        for attempt in (1, 2):
+            conn = self.connect()
+            tx = conn.raw.transaction()
+            try:
+                tx.__enter__()  # BEGIN
+                if exclusive:
+                    conn.raw.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(WRITE_LOCK),))
+            except psycopg.OperationalError:
+                if attempt == 2 or not self._lost(conn):
+                    with contextlib.suppress(Exception):
+                        tx.__exit__(*sys.exc_info())
+                    raise
+                # the server went away while this connection was idle: nothing of the transaction ran;
+                # connect() opens a new connection (waiting for the server) and it starts again
+                with contextlib.suppress(Exception):
+                    tx.__exit__(*sys.exc_info())
+                continue
+            break
+        with _entered(tx):
+            try:
+                yield conn
+            except psycopg.OperationalError as exc:
+                if self._lost(conn):
+                    raise ConnectionLost(
+                        f"the database server went away: {self.describe()} ended the session during a "
+                        f"transaction ({_one_line(exc)})"
+                    ) from exc
+                raise
 
     def schema_version(self, conn: PgConnection) -> int:
         exists = conn.execute("SELECT to_regclass(?)", (SCHEMA_TABLE,)).fetchone()[0]
@@ -202,9 +306,35 @@ class PostgresDatabase(Database):
         where = self.describe()
         import psycopg
 
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, psycopg.OperationalError) and _went_away(exc):
+            return StoreError(f"the database server went away: {where} ({text}); run the command again once it is up")
         if isinstance(exc, psycopg.OperationalError):
             return StoreError(
                 f"cannot use the store {where} ({text}): check storage.url, that the server runs and "
                 "accepts this user, and the password in PGPASSWORD (or ~/.pgpass)"
             )
         return StoreError(f"the store {where} cannot be used: {type(exc).__name__}: {text}")
+
+
+@contextmanager
+def _entered(tx: Any) -> Iterator[None]:
+    """Leave a psycopg transaction entered by hand (commit, or roll back on an error)."""
+    try:
+        yield
+    except BaseException:
+        if not tx.__exit__(*sys.exc_info()):
+            raise
+    else:
+        tx.__exit__(None, None, None)
+
+
+_GONE = ("terminating connection", "server closed the connection", "connection is lost", "consuming input failed")
+
+
+def _went_away(exc: BaseException) -> bool:
+    """An error of a session the server ended (a restart, an admin), not of connecting with this config."""
+    import psycopg
+
+    return isinstance(exc, psycopg.errors.AdminShutdown) or any(s in str(exc).lower() for s in _GONE)

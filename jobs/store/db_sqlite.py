@@ -138,7 +138,13 @@ class SqliteDatabase(Database):
                 self.path,
             )
             return True
+        self._refuse_a_foreign_database()
         return False
+
+    def _refuse_a_foreign_database(self) -> None:
+        message = foreign_database(self.path)
+        if message is not None:
+            raise StoreError(message)
 
     def check_integrity(self) -> None:
         """``PRAGMA quick_check`` at open: a damaged store stops the program at once, instead of
@@ -149,6 +155,36 @@ class SqliteDatabase(Database):
 
     def error(self, exc: BaseException) -> StoreError:
         return sqlite_error(self.path, exc)
+
+
+def foreign_database(path: Path) -> str | None:
+    """Why the existing SQLite file ``path`` is another program's database, if it is: tables but no
+    spreadwatch schema (``user_version`` 0). Such a file is refused before anything is written to it (no
+    migration, no switch to WAL). Read through a read-only connection; a file that cannot be read is
+    left to the usual checks (damaged, not a database, unreadable)."""
+    try:
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error:
+        return None
+    try:
+        version = int(probe.execute("PRAGMA user_version").fetchone()[0])
+        tables = [
+            r[0]
+            for r in probe.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
+    except sqlite3.Error:
+        return None
+    finally:
+        probe.close()
+    if version != 0 or not tables:
+        return None
+    shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+    return (
+        f"{path} is not a spreadwatch store: it holds other tables ({shown}) and no spreadwatch schema; "
+        "it was left unchanged: set storage.path (or --db) to a new file"
+    )
 
 
 def sqlite_error(path: Path, exc: BaseException) -> StoreError:

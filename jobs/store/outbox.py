@@ -15,6 +15,9 @@ Row life cycle::
   expires another sender (or the restarted one) takes it again. A live sender renews its lease
   (``renew``, conditional on still holding it) right before each send, and skips the row if that
   fails: a pause longer than the lease (a flood wait) can never make two senders send one row.
+* ``attempts`` counts sends, not claims: ``renew``, right before the request, counts it. A row
+  stranded by a crash before its request (or handed back by a sender that was stopped, ``release``)
+  has not used up a try.
   The one unavoidable window is a crash after Telegram accepted a message and before ``mark_sent``
   committed (a few milliseconds: the row is marked in its own tiny transaction right after the
   answer); that message is sent again.
@@ -24,14 +27,29 @@ Times are Unix seconds (REAL) so that due-ness is a plain numeric comparison.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from jobs.store.datastore import Store, now_iso
-from jobs.store.db import Connection
+from jobs.store.db import Connection, ConnectionLost
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _again_if_lost(step: Callable[[], T]) -> T:
+    """A sender's one-row step, run once more on a new connection when the database server went away in
+    the middle of it (a PostgreSQL restart). Each step is a conditional UPDATE: if the first run did
+    commit, the second finds the row changed and does nothing (a mark then reads as ``unmarked``)."""
+    try:
+        return step()
+    except ConnectionLost as exc:
+        log.warning("%s; running the outbox step again", exc)
+        return step()
 
 STATUSES = ("pending", "sending", "sent", "failed", "dead")
 # chat ids at or below this are notify.destinations (jobs.alerting.destinations), sent by
@@ -172,7 +190,7 @@ class Outbox:
 
     def left_for_later(self, worker: str, target: Target = None) -> int:
         """Unfinished rows after a drain by ``worker``: pending ones, and claimed ones that are its own or
-        whose lease ran out. A row another live sender (another instance) holds is in flight, not left."""
+        whose lease ran out. A row another live sender holds is :meth:`in_flight_elsewhere`."""
         only, only_args = _target_sql(target)
         row = (
             self.store.connect()
@@ -185,14 +203,39 @@ class Outbox:
         )
         return int(row[0])
 
+    def in_flight_elsewhere(self, worker: str, target: Target = None) -> tuple[int, float | None]:
+        """Rows under another sender's unexpired lease (another instance sending them, or a sender that
+        died holding them: nobody can tell which until the lease runs out), and when the last of those
+        leases runs out (Unix seconds), if any."""
+        only, only_args = _target_sql(target)
+        row = (
+            self.store.connect()
+            .execute(
+                f"""SELECT COUNT(*), MAX(lease_until) FROM outbox WHERE status = 'sending'
+                    AND (claimed_by IS NULL OR claimed_by <> ?) AND lease_until >= ? {only}""",
+                (worker, self.clock(), *only_args),
+            )
+            .fetchone()
+        )
+        return int(row[0]), None if row[1] is None else float(row[1])
+
+    def expired_leases(self) -> int:
+        """Rows left ``sending`` by a sender whose lease ran out: it died (or hung) holding them."""
+        row = (
+            self.store.connect()
+            .execute("SELECT COUNT(*) FROM outbox WHERE status = 'sending' AND lease_until < ?", (self.clock(),))
+            .fetchone()
+        )
+        return int(row[0])
+
     # -- the sender's side ---------------------------------------------------------------------
-    def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
+    def _claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
         """Take a row for sending; None when another sender has it (or it is no longer due)."""
         now = self.clock()
         skip_locked = self.store.db.skip_locked
         with self.store.transaction(exclusive=False) as conn:
             r = conn.execute(
-                f"""UPDATE outbox SET status = 'sending', claimed_by = ?, lease_until = ?, attempts = attempts + 1
+                f"""UPDATE outbox SET status = 'sending', claimed_by = ?, lease_until = ?
                    WHERE id = (SELECT id FROM outbox WHERE id = ? AND ((status = 'pending' AND next_attempt_at <= ?)
                                      OR (status = 'sending' AND lease_until < ?)){skip_locked})
                    RETURNING *""",
@@ -200,20 +243,33 @@ class Outbox:
             ).fetchone()
         return None if r is None else _row(r)
 
-    def renew(self, row_id: int, worker: str, lease_s: float) -> bool:
-        """Extend this sender's lease right before it sends; False when the row is no longer its own
-        (the lease ran out, another sender claimed it, or it was finished meanwhile, e.g. marked dead by
-        a group migration): the caller must not send it."""
+    def _renew(self, row_id: int, worker: str, lease_s: float) -> int | None:
+        """Extend this sender's lease right before it sends, and count the send; returns the row's
+        attempts including this one. None when the row is no longer its own (the lease ran out, another
+        sender claimed it, or it was finished meanwhile, e.g. marked dead by a group migration): the
+        caller must not send it."""
         now = self.clock()
         with self.store.transaction(exclusive=False) as conn:
-            cur = conn.execute(
-                """UPDATE outbox SET lease_until = ?
-                   WHERE id = ? AND status = 'sending' AND claimed_by = ? AND lease_until >= ?""",
+            r = conn.execute(
+                """UPDATE outbox SET lease_until = ?, attempts = attempts + 1
+                   WHERE id = ? AND status = 'sending' AND claimed_by = ? AND lease_until >= ?
+                   RETURNING attempts""",
                 (now + lease_s, row_id, worker, now),
+            ).fetchone()
+            return None if r is None else int(r[0])
+
+    def _release(self, row_id: int, worker: str) -> bool:
+        """Hand a claimed row back unsent (the sender is stopping): pending and due at once, its
+        attempts untouched, for the next sender or start."""
+        with self.store.transaction(exclusive=False) as conn:
+            cur = conn.execute(
+                """UPDATE outbox SET status = 'pending', next_attempt_at = ?, lease_until = NULL, claimed_by = NULL
+                   WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
+                (self.clock(), row_id, worker),
             )
             return cur.rowcount == 1
 
-    def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
+    def _mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
         with self.store.transaction(exclusive=False) as conn:
             cur = conn.execute(
                 """UPDATE outbox SET status = 'sent', message_id = ?, sent_at = ?, lease_until = NULL,
@@ -222,7 +278,7 @@ class Outbox:
             )
             return cur.rowcount == 1
 
-    def retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
+    def _retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
         """Back to pending; a flood-limit wait does not count as a failed attempt."""
         uncount = ", attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
         with self.store.transaction(exclusive=False) as conn:
@@ -233,7 +289,7 @@ class Outbox:
                 (self.clock() + delay_s, error[:500], row_id, worker),
             )
 
-    def give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
+    def _give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
         if status not in ("failed", "dead"):
             raise ValueError(status)
         with self.store.transaction(exclusive=False) as conn:
@@ -242,6 +298,25 @@ class Outbox:
                    WHERE id = ? AND status = 'sending' AND claimed_by = ?""",
                 (status, error[:500], row_id, worker),
             )
+
+    # the sender's steps, each run again once if the database server went away in the middle of it
+    def claim(self, row_id: int, worker: str, lease_s: float) -> OutboxRow | None:
+        return _again_if_lost(lambda: self._claim(row_id, worker, lease_s))
+
+    def renew(self, row_id: int, worker: str, lease_s: float) -> int | None:
+        return _again_if_lost(lambda: self._renew(row_id, worker, lease_s))
+
+    def release(self, row_id: int, worker: str) -> bool:
+        return _again_if_lost(lambda: self._release(row_id, worker))
+
+    def mark_sent(self, row_id: int, worker: str, message_id: int | None) -> bool:
+        return _again_if_lost(lambda: self._mark_sent(row_id, worker, message_id))
+
+    def retry_later(self, row_id: int, worker: str, delay_s: float, error: str, count_attempt: bool = True) -> None:
+        _again_if_lost(lambda: self._retry_later(row_id, worker, delay_s, error, count_attempt))
+
+    def give_up(self, row_id: int, worker: str, status: str, error: str) -> None:
+        _again_if_lost(lambda: self._give_up(row_id, worker, status, error))
 
     def release_chat(self, chat_id: int) -> int:
         """A chat's pending rows due now, with their attempts counted afresh (a paused destination

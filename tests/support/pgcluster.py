@@ -237,6 +237,35 @@ class ThrowawayCluster:
             shutil.rmtree(folder, ignore_errors=True)
             self.folder = None
 
+    def halt(self) -> None:
+        """Stop the server as a restart does (``pg_ctl stop -m fast``: sessions are ended), keeping its data
+        and port; ``resume()`` starts it again. For tests of a server that goes away under a client."""
+        result = self._run(
+            [self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "-t", str(STOP_TIMEOUT_S), "stop"]
+        )
+        if result.returncode != 0:
+            raise self._fail("PostgreSQL server did not stop", result)
+        self._running = False
+
+    def resume(self) -> None:
+        """Start a server ``halt()`` stopped, on the same port (its clients reconnect to the same URL)."""
+        result = self._run(
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_path),
+                "-w",
+                "-t",
+                str(START_TIMEOUT_S),
+                "start",
+            ]
+        )
+        if result.returncode != 0:
+            raise self._fail("PostgreSQL server did not start again", result)
+        self._running = True
+
     def _stop_at_exit(self) -> None:
         if os.getpid() == self._owner_pid:  # not in a forked child that inherited the handler
             self.stop()

@@ -43,6 +43,7 @@ when its answer is ready, so waiting for ``ok=True`` sends waits for their answe
     least ``n`` matching calls exist (``since`` = an index into the full call list, e.g. ``len(fake.calls())``
     taken before an action) and return them; raises ``TimeoutError`` listing what was recorded.
     ``wait_idle(quiet=0.2, timeout=5.0)`` waits until no call arrived for ``quiet`` seconds.
+    ``in_flight(method=None) -> int`` requests that arrived and are not answered yet (``Call.answered``).
     ``clear()`` forgets recorded calls. ``message(chat_id, message_id) -> dict`` is the current state of
     a message the bot sent (as Telegram would return it), e.g. to build a callback_query on it.
     ``commands(language_code="", scope="default") -> list[dict]`` what setMyCommands stored.

@@ -100,6 +100,7 @@ class FakeBotAPI(CallInspection, FaultInjection, SendMethods, ChatMethods, BotMe
         with self._cond:
             call.status = reply.status
             call.ok = reply.status == 200
+            call.answered = True
             call.response = reply.body.get("result") if call.ok else reply.body
             if call.ok and isinstance(call.response, dict) and "message_id" in call.response:
                 call.message_id = call.response["message_id"]

@@ -21,6 +21,11 @@ class CallInspection(FakeBotState):
         with self._lock:
             return [c for c in self._calls[since:] if _is_send(c) and _match(c, method, chat_id, True)]
 
+    def in_flight(self, method: str | None = None) -> int:
+        """Requests that have arrived and are not answered yet (a ``getUpdates`` long poll among them)."""
+        with self._lock:
+            return sum(1 for c in self._calls if not c.answered and (method is None or c.method == method))
+
     def call_count(self) -> int:
         with self._lock:
             return len(self._calls)

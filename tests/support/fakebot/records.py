@@ -46,6 +46,7 @@ class Call:
     ok: bool = False  # set when the answer is ready
     response: Any = None  # the "result" (or the error body when not ok)
     message_id: int | None = None
+    answered: bool = False  # the answer is ready (or the connection was dropped): no longer in flight
 
 
 def _match(c: Call, method: str | None, chat_id: int | None, ok: bool | None) -> bool:

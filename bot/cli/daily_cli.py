@@ -6,7 +6,8 @@ clear "NOT SENT" banner and left ``pending``, so a later run (or the bot) with a
 once.
 
 Exit codes (``bot.cli.cli_common.ExitCode``): 0 the day was evaluated (or already was) and nothing is left
-to send, 1 the data is not there or the fetch failed, 3 the data is fine but messages are still pending.
+to send, 1 the data is not there or the fetch failed, 2 an ``--as-of`` in the future or before the stored
+history, 3 the data is fine but messages are still pending.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
     services = Services.build(settings)
     sync_broadcast_chats(services)
     cycle = run_cycle(services, as_of=args.as_of)
+    if cycle.daily.outcome == "before_history":
+        print(f"{cycle.daily.message}: give --as-of within it", file=sys.stderr)
+        return ExitCode.CONFIG
     if cycle.calendar is not None:
         print(f"calendar: {'ok' if cycle.calendar.ok else 'refresh FAILED'} - {cycle.calendar.message}")
     result = cycle.daily

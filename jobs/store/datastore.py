@@ -392,6 +392,10 @@ class Store:
         return NameBook((r["code"], date.fromisoformat(r["valid_from"]), r["name"]) for r in rows)
 
     # -- snapshots -----------------------------------------------------------------------------
+    def first_snapshot_date(self, source: str) -> date | None:
+        row = self.connect().execute("SELECT MIN(date) FROM snapshots WHERE source = ?", (source,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
     def last_snapshot_date(self, source: str) -> date | None:
         row = self.connect().execute("SELECT MAX(date) FROM snapshots WHERE source = ?", (source,)).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None

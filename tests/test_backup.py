@@ -200,11 +200,36 @@ def test_restore_refuses_what_is_not_a_spreadwatch_store_it_knows(
             "upgrade spreadwatch"
         ),
     }
+    cases[tmp_path] = "not a file"
+    cases[tmp_path / ("x" * 300 + ".db")] = "File name too long"
+    # a wrong file given as PATH is a wrong argument (docs/operations.md): 2
     for path, reason in cases.items():
         code, out, err = run(capsys, "restore", str(path), "--db", str(db))
-        assert (code, out, err) == (4, "", f"restore: {path}: {reason}\n"), path
+        assert (code, out, err) == (2, "", f"restore: {path}: {reason}\n"), path
+    # a spreadwatch store that is damaged cannot be used: 4
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(db.read_bytes())
+    conn = sqlite3.connect(damaged)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    data = bytearray(damaged.read_bytes())
+    data[4096 : 2 * 4096] = b"\xa5" * 4096  # a table's root page: garbage
+    damaged.write_bytes(bytes(data))
+    code, out, err = run(capsys, "restore", str(damaged), "--db", str(db))
+    assert (code, out) == (4, "") and err.startswith(f"restore: {damaged}: ") and len(err.splitlines()) == 1
     assert digest(db) == store_before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no partial copies left
+
+
+def test_restore_refuses_a_folder_as_the_store(db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    saved = tmp_path / "saved.db"
+    assert run(capsys, "backup", str(saved), "--db", str(db))[0] == 0
+    folder = tmp_path / "a-folder"
+    (folder / "inside").mkdir(parents=True)
+    code, out, err = run(capsys, "restore", str(saved), "--db", str(folder))
+    assert (code, out) == (4, "")
+    assert err == (f"restore: storage.path {folder} is a folder: set storage.path (or --db) to the store's file\n")
+    assert (folder / "inside").is_dir() and not list(tmp_path.glob("a-folder.replaced-*"))  # not set aside
 
 
 def test_restore_refuses_a_store_in_use_by_a_service_or_a_refresh(

@@ -22,6 +22,7 @@ from conftest import SW_CSV
 from support.bot_harness import filled_db  # noqa: F401  (the real CSV's store, built once per test run)
 
 from bot.cli.main import main
+from jobs.alerting.cycle import run_cycle
 from jobs.alerting.daily import run_daily
 from jobs.alerting.recipients import DATA_RULE
 from jobs.alerting.services import Services
@@ -166,20 +167,14 @@ def test_new_years_day_2027_is_no_missing_day_and_unknown_days_notify_once(
 
 
 @responses.activate
-def test_run_daily_as_of_new_years_day_reports_no_missing_day(
-    through_2026: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_run_daily_as_of_new_years_day_reports_no_missing_day(through_2026: tuple[Path, Path], tmp_path: Path) -> None:
+    """`run-daily --as-of 2027-01-01` on that evening: its daily cycle, with the clock fixed there (the
+    command itself refuses an --as-of after today's real date)."""
     csv, calendar_file = through_2026
-    cfg = tmp_path / "config.yaml"
-    cfg.write_text(
-        f"data:\n  source: csv:{csv}\n  calendar_file: {calendar_file}\n  fetch_retries: 0\n  backoff_s: 0\n"
-        f"storage:\n  path: {tmp_path / 's.db'}\ntelegram:\n  admins: [4242]\n  token_env: SPREADWATCH_NO_TOKEN\n",
-        encoding="utf-8",
-    )
-    assert main(["run-daily", "--config", str(cfg), "--as-of", "2027-01-01", "--wait", "0"]) in (0, 3)  # data fine
-    out = capsys.readouterr().out
-    assert "run-daily 2026-12-31: evaluated" in out and "missing" not in out
-    assert "calendar: refresh FAILED" in out  # run-daily refreshes the calendar too (no network here)
+    services = _services(tmp_path, csv, calendar_file)
+    cycle = run_cycle(services, as_of=date(2027, 1, 1), now=_shanghai(2027, 1, 1, 22))
+    assert (cycle.daily.outcome, cycle.daily.target) == ("evaluated", END), cycle.daily.message
+    assert cycle.calendar is not None and not cycle.calendar.ok  # run-daily refreshes the calendar too (no network)
     kinds = {r.kind for r in Outbox(Store(tmp_path / "s.db")).rows() if r.rule_id == DATA_RULE}
     assert kinds <= {"calendar_refresh_failed"}  # at most the one notice that the calendar needs a refresh
 

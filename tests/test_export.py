@@ -113,9 +113,10 @@ def test_backtest_command_bad_date_is_a_usage_error() -> None:
 
 
 def test_backtest_command_on_an_empty_range(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A range without a stored day is a wrong argument, as for `regime --history`: one line, exit 2."""
     capsys.readouterr()
-    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01", "--lang", "en"]) == 0
-    assert "no stored trading day" in capsys.readouterr().out
-    # without --lang, the configured language (zh by default): the table is Chinese, as the bot's answer
-    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01"]) == 0
-    assert "所选区间内没有已存储的交易日" in capsys.readouterr().out
+    assert main(["backtest", "--source", source(), "--db", str(db), "--from", "2030-01-01"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.startswith("no stored trading day between 2030-01-01 and ") and len(err.splitlines()) == 1
+    assert err.rstrip().endswith("; give --from/--to within it")

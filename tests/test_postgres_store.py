@@ -300,7 +300,7 @@ def test_migrate_store_copies_an_installation_and_verifies_it(
 
     assert main(["migrate-store", "--from", f"sqlite:{db}", "--to", pg_url]) == 1
     assert "not empty" in capsys.readouterr().err
-    assert main(["migrate-store", "--from", f"sqlite:{tmp_path / 'none.db'}", "--to", pg_url]) == 4
+    assert main(["migrate-store", "--from", f"sqlite:{tmp_path / 'none.db'}", "--to", pg_url]) == 2  # a wrong --from
     assert main(["migrate-store", "--from", f"sqlite:{db}", "--to", "postgresql://u:pw@h/db"]) == 2
     assert "pw" not in capsys.readouterr().err
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from bot.cli.backtest_regimes_cli import regime_lines
@@ -27,6 +26,7 @@ from bot.cli.cli_common import (
     no_data_message,
     no_data_reason,
     open_engine,
+    output_file,
     print_message,
     settings_from_args,
     warn,
@@ -51,8 +51,8 @@ def add_backtest_command(sub: Any) -> None:
         "--from", dest="start", type=date_arg, default=DEFAULT_FROM, metavar="DATE", help="first day (2010-01-01)"
     )
     p.add_argument("--to", dest="end", type=date_arg, metavar="DATE", help="last day (default: the latest data)")
-    p.add_argument("--csv", type=Path, metavar="PATH", help="write the episodes as CSV")
-    p.add_argument("--png", type=Path, metavar="PATH", help="write the chart with the episodes shaded")
+    p.add_argument("--csv", type=output_file, metavar="PATH", help="write the episodes as CSV")
+    p.add_argument("--png", type=output_file, metavar="PATH", help="write the chart with the episodes shaded")
     add_force_option(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument("--lang", choices=LANGS, help="language of the table and the chart (default: config lang)")
@@ -168,6 +168,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
     result = load_backtest(engine.store, source, params_from_settings(settings.alerts), args.start, args.end)
+    if result.first_day is None:
+        # as `regime --history`: a range that holds no stored day is a wrong argument, not an empty answer
+        series = engine.store.spread_series(source)
+        first, last = series.index[0].date(), series.index[-1].date()
+        warn(
+            f"no stored trading day between {args.start} and {args.end or last}: the history of {source} runs "
+            f"{first} .. {last}; give --from/--to within it"
+        )
+        return ExitCode.CONFIG
 
     files = load_files(settings)
     if files is None:

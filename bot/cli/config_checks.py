@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -14,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from bot.cli.cli_common import calendar_file_problem
 from jobs.config.secrets import mask
 from jobs.config.settings import Settings
 from jobs.market.calendar import CalendarFileError, TradingCalendar, base_trading_days
 from jobs.regimes.file_inputs import InputFileError, describe, load_file_inputs
+from jobs.regimes.inputs import fetch_enabled
 from jobs.store.datastore import store_error
 from jobs.store.db import db_errors
 from jobs.store.db_postgres import PgConnection, PostgresDatabase
@@ -27,7 +30,9 @@ from jobs.store.schema import MIGRATIONS
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "config" (the settings are wrong) | "file" (a file on disk cannot be used)
+    # "config" (the settings are wrong) | "file" (a file on disk cannot be used) | "warning" (the settings
+    # work, but part of them can never take effect: said on stderr, the exit code stays 0)
+    kind: str
     message: str
 
 
@@ -107,6 +112,14 @@ def check_data(settings: Settings, today: date) -> list[Problem]:
         )
     csv = settings.csv_path
     if csv is not None:
+        try:
+            csv.is_file()
+        except OSError as exc:  # a name too long for the file system
+            problems.append(
+                Problem("config", f"config error: data.source: the CSV file {csv} cannot be used ({exc.strerror})")
+            )
+            csv = None
+    if csv is not None:
         if not csv.exists():
             problems.append(Problem("config", f"config error: data.source: the CSV file {csv} does not exist"))
         elif not csv.is_file():
@@ -117,12 +130,22 @@ def check_data(settings: Settings, today: date) -> list[Problem]:
         load_file_inputs(settings.regimes.inputs)
     except InputFileError as exc:
         problems.append(Problem("config", f"config error: {exc}"))
+    if settings.regimes.boards and not fetch_enabled(settings):
+        names = ", ".join(b.name for b in settings.regimes.boards)
+        problems.append(
+            Problem(
+                "warning",
+                f"warning: regimes.boards: concept boards ({names}) come from the live source only, and "
+                f"regimes.fetch is {settings.regimes.fetch} with data.source {settings.data.source}: theme breadth "
+                "stays unknown; set data.source: akshare (or regimes.fetch: always), or remove regimes.boards",
+            )
+        )
     calendar_file = settings.data.calendar_file
     if calendar_file is not None:
         try:
             base_trading_days(calendar_file)
         except CalendarFileError as exc:
-            problems.append(Problem("config", f"config error: data.calendar_file: {exc}"))
+            problems.append(Problem("config", calendar_file_problem(exc)))
     return problems
 
 
@@ -201,7 +224,17 @@ def _writable_ancestor(folder: Path) -> tuple[Path, bool]:
     probe = folder
     while not probe.exists():
         probe = probe.parent
-    return probe, probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        return probe, False
+    # the permission bits are not the whole story (/proc, /sys and other special file systems refuse
+    # new files even to root): create a file there and remove it at once
+    try:
+        fd, name = tempfile.mkstemp(dir=probe, prefix=".spreadwatch-check-")
+    except OSError:
+        return probe, False
+    os.close(fd)
+    os.unlink(name)
+    return probe, True
 
 
 def check_store(settings: Settings) -> list[Problem]:

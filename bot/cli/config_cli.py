@@ -40,7 +40,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(problem.message, file=sys.stderr)
     if any(p.kind == "config" for p in problems):
         return ExitCode.CONFIG
-    if problems:
+    if any(p.kind == "file" for p in problems):
         return ExitCode.FILE
     print("config ok")
     return ExitCode.OK

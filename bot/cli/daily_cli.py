@@ -6,7 +6,8 @@ clear "NOT SENT" banner and left ``pending``, so a later run (or the bot) with a
 once.
 
 Exit codes (``bot.cli.cli_common.ExitCode``): 0 the day was evaluated (or already was) and every queued message
-was accepted, 1 the data is not there or the fetch failed, 3 the data is fine but messages are still unsent:
+was accepted, 1 the data is not there or the fetch failed, 2 an ``--as-of`` in the future or before the stored
+history, 3 the data is fine but messages are still unsent:
 pending, or ``sending`` under another sender's lease that has not run out (a live instance sending them, or a
 sender that died holding them: the next run sends them once the lease has run out; ``--wait`` longer than the
 remaining lease waits it out and sends them now).
@@ -73,6 +74,9 @@ def cmd_run_daily(args: argparse.Namespace) -> int:
 
     oneshot.sync_broadcast_chats(services)
     cycle = run_cycle(services, as_of=args.as_of)
+    if cycle.daily.outcome == "before_history":
+        print(f"{cycle.daily.message}: give --as-of within it", file=sys.stderr)
+        return ExitCode.CONFIG
     if cycle.calendar is not None:
         print(f"calendar: {'ok' if cycle.calendar.ok else 'refresh FAILED'} - {cycle.calendar.message}")
     result = cycle.daily

@@ -24,9 +24,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from bot.cli.backtest_cli import add_backtest_command
-from bot.cli.cli_common import CliError, ExitCode, exit_code_help, settings_from_args
+from bot.cli.cli_common import (
+    CliError,
+    ExitCode,
+    calendar_file_problem,
+    check_date_arguments,
+    exit_code_help,
+    file_problem,
+    settings_from_args,
+)
 from bot.cli.config_cli import add_check_config_command
 from bot.cli.daily_cli import add_run_daily_command
 from bot.cli.data_cli import add_backfill_command, add_calendar_refresh_command
@@ -37,12 +46,20 @@ from bot.cli.report_cli import add_export_command, add_report_command
 from bot.cli.run_cli import add_run_command
 from jobs.config.secrets import install_log_scrubbing
 from jobs.config.settings import ConfigError
+from jobs.market.calendar import CalendarFileError
 from jobs.store.datastore import open_database
 from jobs.store.db import StoreError, db_errors
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one line per usage error (what is wrong, and where the options are listed)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.CONFIG, f"{self.prog}: {message} ({self.prog} --help lists the options)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="spreadwatch",
         description="A-share industry differentiation alerts",
         epilog=exit_code_help(),
@@ -64,6 +81,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Each command's own parser, by name (argparse keeps them in its subparsers action)."""
+    return {
+        name: sub
+        for action in parser._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name, sub in action.choices.items()
+    }
+
+
+def _named_by(parser: argparse.ArgumentParser, args: argparse.Namespace, filename: str) -> str | None:
+    """The option (or configuration key) whose value names ``filename``, the file itself or one beside or
+    above it (the store's -wal file, a folder being created)."""
+
+    def names(value: object) -> bool:
+        text = str(value).removeprefix("csv:")
+        return any(
+            filename == c or filename.startswith(c) or c.startswith(filename.rstrip(os.sep) + os.sep)
+            for c in {text, os.path.abspath(text)}
+        )
+
+    command = subcommands(parser).get(getattr(args, "command", ""))
+    for action in command._actions if command is not None else ():
+        value = getattr(args, action.dest, None)
+        if isinstance(value, str | Path) and names(value):
+            return action.option_strings[0] if action.option_strings else str(action.metavar or action.dest)
+    try:
+        settings = settings_from_args(args)
+    except (ConfigError, CalendarFileError, AttributeError):
+        return None
+    for key, value in (("storage.path", settings.storage.path), ("data.source", settings.data.source)):
+        if names(value):
+            return key
+    return None
+
+
 def _store_error(args: argparse.Namespace, exc: BaseException) -> StoreError:
     try:
         target = settings_from_args(args).storage.target
@@ -73,8 +126,19 @@ def _store_error(args: argparse.Namespace, exc: BaseException) -> StoreError:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    command = "spreadwatch"
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = f"spreadwatch {args.command}"
+        return _run(parser, args)
+    except KeyboardInterrupt:
+        # SIGINT (Ctrl-C): a transaction in flight is rolled back and locks go with the process
+        print(f"{command}: interrupted; what was stored before stays stored: run it again to go on", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -84,9 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     # python-telegram-bot's HTTP client logs request URLs, which contain the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
+        check_date_arguments(args)
         return int(args.func(args))
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
+        return ExitCode.CONFIG
+    except CalendarFileError as exc:
+        print(calendar_file_problem(exc), file=sys.stderr)
         return ExitCode.CONFIG
     except StoreError as exc:
         print(str(exc), file=sys.stderr)
@@ -104,3 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # and point stdout at nothing so that the interpreter's final flush raises no second error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return ExitCode.OK
+    except OSError as exc:
+        if exc.filename is None:
+            raise  # not about a file the operator named: a defect, and its traceback says where
+        # a file named on the command line or in the configuration that the system refuses: a name too
+        # long, a folder where a file should be, no permission, a full or read-only disk
+        print(file_problem(exc, _named_by(parser, args, os.fsdecode(exc.filename))), file=sys.stderr)
+        return ExitCode.FILE

@@ -2,7 +2,8 @@
 ``spreadwatch migrate-store --from sqlite:PATH --to postgresql://...`` (see jobs.store.migrate_store).
 
 Exit codes: 0 done; 1 it could not be done now (a running service, a refresh, a write error);
-2 a wrong file or argument (not a spreadwatch store, an unknown schema version, a missing file).
+2 a wrong file or argument (not a spreadwatch store, an unknown schema version, a missing file);
+4 a file cannot be used (the store missing or damaged, a damaged backup, an output folder missing).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.cli.cli_common import ExitCode, add_common_options, settings_from_args
+from bot.cli.cli_common import ExitCode, add_common_options, input_file, output_file, settings_from_args
 from jobs.config.secrets import mask
 from jobs.store.backup import StoreFile, backup, restore
 from jobs.store.datastore import Store
@@ -23,13 +24,13 @@ from jobs.store.migrate_store import migrate, parse_target
 def add_ops_commands(sub: Any) -> None:
     p = sub.add_parser("backup", help="copy the store to PATH, consistent while the service runs")
     add_common_options(p)
-    p.add_argument("path", metavar="PATH", help="the backup file to write")
+    p.add_argument("path", type=output_file, metavar="PATH", help="the backup file to write")
     p.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
     p.set_defaults(func=cmd_backup)
 
     p = sub.add_parser("restore", help="replace the store with a backup (stop the service first)")
     add_common_options(p)
-    p.add_argument("path", metavar="PATH", help="a backup written by spreadwatch backup")
+    p.add_argument("path", type=input_file, metavar="PATH", help="a backup written by spreadwatch backup")
     p.add_argument(
         "--force",
         action="store_true",
@@ -51,7 +52,7 @@ def cmd_migrate_store(args: argparse.Namespace) -> int:
         source_spec = parse_target(args.source, "--from")
         target_spec = parse_target(args.target, "--to")
         if isinstance(source_spec, Path) and not source_spec.is_file():
-            raise StoreOperationError(f"--from: {source_spec}: no such store file", ExitCode.FILE)
+            raise StoreOperationError(f"--from: {source_spec}: no such store file", ExitCode.CONFIG)
         source = Store(source_spec)
         target = Store(target_spec)
         try:
@@ -102,7 +103,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     if settings.storage.url:
         return _postgres_only("backup", settings.storage.url)
     try:
-        info = backup(settings.storage.path, Path(args.path), overwrite=args.force)
+        info = backup(settings.storage.path, args.path, overwrite=args.force)
     except StoreOperationError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
@@ -115,7 +116,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if settings.storage.url:
         return _postgres_only("restore", settings.storage.url)
     try:
-        done = restore(Path(args.path), settings.storage.path, force=args.force)
+        done = restore(args.path, settings.storage.path, force=args.force)
     except StoreOperationError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from bot.cli.cli_common import (
@@ -24,6 +23,7 @@ from bot.cli.cli_common import (
     check_output_path,
     date_arg,
     open_engine,
+    output_file,
     print_message,
     settings_from_args,
     warn,
@@ -53,8 +53,10 @@ def add_regime_command(sub: Any) -> None:
     p.add_argument("--history", action="store_true", help="every stored trading day's scenarios, each as of that day")
     p.add_argument("--from", dest="start", type=date_arg, metavar="DATE", help="with --history: first day")
     p.add_argument("--to", dest="end", type=date_arg, metavar="DATE", help="with --history: last day")
-    p.add_argument("--csv", type=Path, metavar="PATH", help="with --history: write one row per day as CSV")
-    p.add_argument("--png", type=Path, metavar="PATH", help="with --history: write the chart (one band per scenario)")
+    p.add_argument("--csv", type=output_file, metavar="PATH", help="with --history: write one row per day as CSV")
+    p.add_argument(
+        "--png", type=output_file, metavar="PATH", help="with --history: write the chart (one band per scenario)"
+    )
     add_force_option(p)
     p.set_defaults(func=cmd_regime)
 

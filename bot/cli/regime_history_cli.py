@@ -22,8 +22,6 @@ def history_arguments_error(args: argparse.Namespace) -> str | None:
             return "--as-of and --history exclude each other: use --from/--to with --history"
         if args.record:
             return "--record and --history exclude each other: a history stores nothing"
-        if args.start is not None and args.end is not None and args.start > args.end:
-            return f"--from {args.start} is after --to {args.end}"
         return None
     given = [
         flag
@@ -53,7 +51,7 @@ def print_history(args: argparse.Namespace, settings: Settings, engine: Any, fil
         last = store.last_snapshot_date(source)
         print(
             f"no stored trading day between {args.start or first} and {args.end or last}: "
-            f"the history of {source} runs {first} .. {last}",
+            f"the history of {source} runs {first} .. {last}; give --from/--to within it",
             file=sys.stderr,
         )
         return ExitCode.CONFIG

@@ -6,7 +6,6 @@ import argparse
 import json
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from bot.cli.cli_common import (
@@ -18,6 +17,7 @@ from bot.cli.cli_common import (
     no_data_message,
     no_data_reason,
     open_engine,
+    output_file,
     print_message,
     settings_from_args,
     warn,
@@ -41,7 +41,7 @@ def add_report_command(sub: Any) -> None:
 def add_export_command(sub: Any) -> None:
     p = sub.add_parser("export", help="the daily spread history as CSV, as the bot's /export sends it")
     add_common_options(p)
-    p.add_argument("--csv", type=Path, metavar="PATH", help="write to this file (default: print to stdout)")
+    p.add_argument("--csv", type=output_file, metavar="PATH", help="write to this file (default: print to stdout)")
     add_force_option(p)
     p.add_argument("--lang", choices=LANGS, help="language of the message when there is no data")
     p.add_argument("--no-refresh", action="store_true", help="do not fetch; export the stored data only")

@@ -65,7 +65,8 @@ Split = Callable[[str], list[str]]
 class DailyResult:
     # evaluated | up_to_date | waiting (data not there yet) | missing (past the cut-off) | unknown (a
     # presumed day past the known calendar without data: maybe a holiday) | fetch_failed
-    # | job_failed (an unexpected error: admins told, nothing half-recorded)
+    # | job_failed (an unexpected error: admins told, nothing half-recorded) | before_history (an as_of
+    # before the first stored spread: nothing fetched, evaluated or told)
     outcome: str
     target: date
     evaluated: tuple[date, ...] = ()
@@ -129,10 +130,15 @@ def _run_daily(
         target = calendar.expected_data_date(local, schedule.daily_time)
     else:
         target = calendar.last_trading_day_on_or_before(as_of)
+        if (before := _before_history(services, as_of, target, fetched=False)) is not None:
+            return before
     past_cutoff = local.date() > target or local.time() >= schedule.cutoff_time
 
     update = engine.update(until=target)
     source = engine.source.name
+    before = _before_history(services, as_of, target, fetched=True) if as_of and update.refresh.ok else None
+    if before is not None:
+        return before
     if not update.refresh.ok:
         queued = notify("fetch_failed", target, update.refresh.message)
         return DailyResult(
@@ -179,6 +185,23 @@ def _run_daily(
     if pruned:
         log.info("outbox: %d finished row(s) older than %d days pruned", pruned, OUTBOX_KEEP_DAYS)
     return DailyResult(outcome, target, tuple(evaluated), transitions, queued, retry, message)
+
+
+def _before_history(services: Services, as_of: date, target: date, fetched: bool) -> DailyResult | None:
+    """An ``as_of`` whose trading day precedes the stored history: no day there was or can be evaluated.
+
+    Before the fetch (``fetched`` False) only a stored history counts; after it, none at all up to the
+    target means the same (the data up to ``as_of`` yields no spread).
+    """
+    source = services.engine.source
+    first = services.store.first_snapshot_date(source.name)
+    if first is None and fetched:
+        why = f"{source.label} yields none up to that day"
+    elif first is not None and target < first:
+        why = f"the history of {source.label} starts on {first}"
+    else:
+        return None
+    return DailyResult("before_history", target, message=f"no spread on or before {as_of}: {why}")
 
 
 def _evaluate_new_days(

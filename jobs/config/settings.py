@@ -420,7 +420,14 @@ def load_settings(path: str | Path | None = None) -> tuple[Settings, Path | None
             return resolve_paths(Settings(), Path.cwd()), None
         path = candidate
     p = Path(path)
-    if not p.is_file():
+    try:
+        is_file, is_dir = p.is_file(), p.is_dir()
+    except OSError as exc:  # a name too long for the file system
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(f"config error: {p}: cannot be read ({reason}): give the configuration file's path") from None
+    if is_dir:
+        raise ConfigError(f"config error: {p} is a folder: give the configuration file's path")
+    if not is_file:
         raise ConfigError(f"config error: file not found: {p}")
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))

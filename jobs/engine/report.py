@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -118,6 +119,13 @@ class NoDataReason:
     window: str | None = None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long, a loop of links: no file there either
+        return False
+
+
 def explain_no_data(
     store: Store, settings: Settings, source: str, refresh_error: str | None, until: date
 ) -> NoDataReason:
@@ -125,7 +133,7 @@ def explain_no_data(
     csv = settings.csv_path
     closes = store.load_prices(source)
     if closes.empty:
-        if csv is not None and not csv.is_file():
+        if csv is not None and not _is_file(csv):
             return NoDataReason("no_file", path=str(csv))
         if refresh_error is not None:
             return NoDataReason("fetch_failed", error=refresh_error)

@@ -63,8 +63,14 @@ class CalendarFileError(ValueError):
 
 @lru_cache(maxsize=4)
 def _file_trading_days(path: Path, mtime_ns: int) -> tuple[date, ...]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:  # a folder, no permission to read, an I/O error
+        raise CalendarFileError(f"{path}: cannot read the calendar file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise CalendarFileError(f"{path}: not a text file of dates (not UTF-8)") from None
     days: set[date] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(text.splitlines(), start=1):
         cell = line.split(",")[0].strip().strip('"')
         if not cell or cell.startswith("#") or (lineno == 1 and not cell[:1].isdigit()):
             continue  # blank, comment, or a CSV header

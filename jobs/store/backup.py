@@ -11,8 +11,10 @@
   (:mod:`jobs.store.service_lock`) or a refresh holds its refresh lock, unless forced. The replaced store
   is kept (renamed, with its WAL) beside it: a mistaken restore loses nothing.
 
-Errors are :class:`StoreOperationError`: a one-line message and the exit code (2: a wrong file or
-argument; 1: the operation could not be done now).
+Errors are :class:`StoreOperationError`: a one-line message and the exit code (2: a wrong file named as
+restore's argument: missing, not SQLite, not a spreadwatch store, a newer schema version; 4: the store
+or a file cannot be used: damaged, a folder, an output folder missing; 1: the operation could not be
+done now).
 """
 
 from __future__ import annotations
@@ -65,11 +67,16 @@ def _tables(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _open(path: Path, what: str, read_only: bool) -> sqlite3.Connection:
-    if not path.exists():
-        raise StoreOperationError(f"{what}: {path}: no such file", EXIT_FILE)
-    if not path.is_file():
-        raise StoreOperationError(f"{what}: {path}: not a file", EXIT_FILE)
+def _open(path: Path, what: str, read_only: bool, wrong: int = EXIT_FILE) -> sqlite3.Connection:
+    """``wrong``: the exit code when ``path`` is not an SQLite file at all (2 for restore's argument)."""
+    try:
+        exists, is_file = path.exists(), path.is_file()
+    except OSError as exc:  # a name too long for the file system
+        raise StoreOperationError(f"{what}: {path}: {exc.strerror}", wrong) from None
+    if not exists:
+        raise StoreOperationError(f"{what}: {path}: no such file", wrong)
+    if not is_file:
+        raise StoreOperationError(f"{what}: {path}: not a file", wrong)
     # a URI with mode: sqlite3.connect would otherwise create an empty database where none is
     uri = f"file:{_quote(path)}?mode={'ro' if read_only else 'rw'}"
     try:
@@ -77,7 +84,7 @@ def _open(path: Path, what: str, read_only: bool) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise StoreOperationError(f"{what}: {path}: not an SQLite database ({exc})", EXIT_FILE) from None
+        raise StoreOperationError(f"{what}: {path}: not an SQLite database ({exc})", wrong) from None
     return conn
 
 
@@ -87,8 +94,10 @@ def _quote(path: Path) -> str:
     return quote(str(path.resolve()))
 
 
-def check_store(conn: sqlite3.Connection, what: str, path: Path) -> StoreFile:
-    """The file's schema version and size, if it is an intact spreadwatch store this program knows."""
+def check_store(conn: sqlite3.Connection, what: str, path: Path, wrong: int = EXIT_FILE) -> StoreFile:
+    """The file's schema version and size, if it is an intact spreadwatch store this program knows.
+
+    ``wrong``: the exit code when it is another kind of file (2 for restore's argument); damage is 4."""
     try:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         present = _tables(conn)
@@ -98,12 +107,12 @@ def check_store(conn: sqlite3.Connection, what: str, path: Path) -> StoreFile:
     if version > known:
         raise StoreOperationError(
             f"{what}: {path}: schema version {version} is newer than this program knows ({known}); upgrade spreadwatch",
-            EXIT_FILE,
+            wrong,
         )
     missing = expected_tables(version) - present if version > 0 else set()
     if version <= 0 or missing:
         detail = f"missing table(s) {', '.join(sorted(missing))}" if missing else "no schema version"
-        raise StoreOperationError(f"{what}: {path}: not a spreadwatch store ({detail})", EXIT_FILE)
+        raise StoreOperationError(f"{what}: {path}: not a spreadwatch store ({detail})", wrong)
     try:
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
         rows = sum(int(conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]) for t in sorted(present))
@@ -186,9 +195,14 @@ def _no_refresh(store_path: Path) -> Iterator[bool]:
 
 
 def restore(source: Path, store_path: Path, force: bool = False, now: datetime | None = None) -> Restored:
-    src = _open(source, "restore", read_only=True)
+    src = _open(source, "restore", read_only=True, wrong=EXIT_ARGS)
     try:
-        check_store(src, "restore", source)
+        check_store(src, "restore", source, wrong=EXIT_ARGS)
+        if store_path.is_dir():
+            raise StoreOperationError(
+                f"restore: storage.path {store_path} is a folder: set storage.path (or --db) to the store's file",
+                EXIT_FILE,
+            )
         if store_path.exists() and os.path.samefile(source, store_path):
             raise StoreOperationError(f"restore: {source} is the store itself", EXIT_ARGS)
         make_private_folder(store_path.parent)

@@ -402,6 +402,10 @@ class Store:
         self.set_meta(f"names_en:{source}", json.dumps(dict(sorted(names.items())), ensure_ascii=False))
 
     # -- snapshots -----------------------------------------------------------------------------
+    def first_snapshot_date(self, source: str) -> date | None:
+        row = self.connect().execute("SELECT MIN(date) FROM snapshots WHERE source = ?", (source,)).fetchone()
+        return date.fromisoformat(row[0]) if row and row[0] else None
+
     def last_snapshot_date(self, source: str) -> date | None:
         row = self.connect().execute("SELECT MAX(date) FROM snapshots WHERE source = ?", (source,)).fetchone()
         return date.fromisoformat(row[0]) if row and row[0] else None

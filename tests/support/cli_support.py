@@ -9,12 +9,13 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
+from jobs.market.calendar import is_fixed_holiday, shipped_trading_days
 from jobs.market.sources.sample import synthetic_frame
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,6 +30,20 @@ def write_csv(path: Path, start: date, end: date, industries: int = 12, name_pre
     rows["name"] = name_prefix + rows["name"].astype(str)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows.to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+def far_calendar(path: Path) -> Path:
+    """A ``data.calendar_file``: the shipped trading days, then weekdays to 2035, so that no calendar
+    refresh (which goes online) is due whatever today is."""
+    days = list(shipped_trading_days())
+    d = (days[-1] if days else date(2008, 12, 31)) + timedelta(days=1)
+    while d <= date(2035, 12, 31):
+        if d.weekday() < 5 and not is_fixed_holiday(d):
+            days.append(d)
+        d += timedelta(days=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{d}\n" for d in days), encoding="utf-8")
     return path
 
 

@@ -38,6 +38,8 @@ class CsvSource:
             raw = pd.read_csv(self.path, dtype={"code": str, "name": str}, encoding="utf-8")
         except FileNotFoundError:
             raise FetchError(f"CSV file not found: {self.path}") from None
+        except OSError as exc:  # a folder, a name too long, no permission
+            raise FetchError(f"CSV file {self.path} cannot be read ({exc.strerror or exc})") from None
         except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise FetchError(f"CSV file {self.path} is not a readable UTF-8 CSV: {exc}") from None
         missing = [c for c in REQUIRED if c not in raw.columns]

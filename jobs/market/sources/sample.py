@@ -59,6 +59,8 @@ def synthetic_frame(until: date, calendar: TradingCalendar | None = None) -> pd.
                 }
             )
         )
+    if not frames:  # ``until`` before the sample's first day
+        return pd.DataFrame(columns=["date", "code", "name", "close", "amount"])
     return pd.concat(frames, ignore_index=True)
 
 

@@ -35,7 +35,7 @@ from bot.cli.cli_common import (
 from bot.cli.regime_history_cli import load_files
 from jobs.config.languages import LANGS
 from jobs.engine.backtest import BacktestResult, load_backtest
-from jobs.engine.export import episodes_csv
+from jobs.engine.export import episodes_csv, marked_csv
 from jobs.engine.rules import params_from_settings
 from jobs.regimes.episodes import attach_regimes
 from jobs.rendering.charts import chart_words, cjk_font, spread_chart
@@ -66,6 +66,7 @@ def _f(value: float | None, fmt: str = "{:+.1f}") -> str:
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         "empty": "Backtest: no stored trading day in the requested range.",
+        "synthetic": "SYNTHETIC sample data for demonstration, not market data.",
         "title": "Backtest {first} .. {last}: fire at >= P{enter}, resolve below P{resolve}",
         "consecutive": ", {n} consecutive days",
         "cols": "start|end|days|spread|pctl|peak|peak|dS{m}m|T-B{m}m",
@@ -84,6 +85,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "empty": "回测：所选区间内没有已存储的交易日。",
+        "synthetic": "合成样本数据，仅供演示，并非真实行情。",
         "title": "预警规则回测 {first} 至 {last}：分位 ≥ P{enter} 时触发，低于 P{resolve} 解除",
         "consecutive": "，需连续 {n} 个交易日",
         "cols": "触发日|解除日|天数|分化度|分位|峰值日|峰值|分化{m}月|前减后{m}月",
@@ -183,11 +185,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return ExitCode.CONFIG
     result = attach_regimes(engine.store, settings, engine.source.name, result, args.start, args.end, files)
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        print(json.dumps({**result.to_json(), "synthetic": engine.source.synthetic}, ensure_ascii=False, indent=2))
     else:
         print(format_table(result, settings.lang))
+        if engine.source.synthetic:
+            print(WORDS[settings.lang]["synthetic"])
     if args.csv:
-        write_output(args.csv, episodes_csv(result), args.force)
+        write_output(args.csv, marked_csv(episodes_csv(result), engine.source.synthetic), args.force)
     if args.png:
         series = engine.store.spread_series(source, end=args.end)
         png = spread_chart(
@@ -199,6 +203,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             ),
             lang=settings.lang,
             view_from=args.start,
+            synthetic=engine.source.synthetic,
         )
         write_output(args.png, png, args.force)
     if not update.refresh.ok:

@@ -95,7 +95,9 @@ def cmd_regime(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({**report.to_json(), "fetch_errors": failed}, ensure_ascii=False, indent=2))
     else:
-        print_message(render("regime", settings.lang, report=report, bot_commands=False))
+        print_message(
+            render("regime", settings.lang, report=report, bot_commands=False, synthetic=engine.source.synthetic)
+        )
     for line in failed:
         warn(f"warning: refresh failed, showing the last good data: {line}")
     return ExitCode.STALE if failed else ExitCode.OK

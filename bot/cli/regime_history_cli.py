@@ -58,9 +58,17 @@ def print_history(args: argparse.Namespace, settings: Settings, engine: Any, fil
     if args.json:
         print(json.dumps(history.to_json(), ensure_ascii=False, indent=2))
     else:
-        print_message(render("regime_history", settings.lang, **history_context(history, engine.source.label)))
+        print_message(
+            render(
+                "regime_history",
+                settings.lang,
+                **history_context(history, engine.source.label, engine.source.synthetic),
+            )
+        )
     if args.csv:
         write_output(args.csv, history.to_csv(), args.force)
     if args.png:
-        write_output(args.png, history_png(store, settings, source, history, settings.lang), args.force)
+        write_output(
+            args.png, history_png(store, settings, source, history, settings.lang, engine.source.synthetic), args.force
+        )
     return ExitCode.OK

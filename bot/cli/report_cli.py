@@ -24,7 +24,7 @@ from bot.cli.cli_common import (
     write_output,
 )
 from jobs.config.languages import LANGS
-from jobs.engine.export import history_csv
+from jobs.engine.export import history_csv, marked_csv
 from jobs.engine.report import build_report
 from jobs.rendering.messages import render, to_plain
 
@@ -108,7 +108,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not snapshots:
         print_message(no_data_message(engine, no_data_reason(engine, update), settings.lang))
         return ExitCode.STALE
-    text = history_csv(snapshots)
+    text = marked_csv(history_csv(snapshots), engine.source.synthetic)
     revised = engine.store.revision_span(source)
     note = f"revised data: the source restated closes from {revised.first_day} on" if revised else None
     if args.csv is None:

@@ -76,7 +76,10 @@ class HistoryChartCache:
             if self._entry is not None and self._entry[0] == key:
                 return self._entry[1]
         history = build_history(services.store, services.settings, source)
-        value = (history_png(services.store, services.settings, source, history, lang), history)
+        value = (
+            history_png(services.store, services.settings, source, history, lang, services.engine.source.synthetic),
+            history,
+        )
         with self._lock:
             self._entry = (key, value)
         return value

@@ -325,7 +325,9 @@ def spread_chart_for(services: Services) -> ChartFn:
                 cache[key] = None
             else:
                 view_from = (pd.Timestamp(row.day) - pd.DateOffset(years=1)).date()
-                png = spread_chart(series, today=row.day, lang=lang, view_from=view_from)
+                png = spread_chart(
+                    series, today=row.day, lang=lang, view_from=view_from, synthetic=services.engine.source.synthetic
+                )
                 if len(cache) >= 8:
                     cache.clear()
                 cache[key] = Attachment(png, f"spread-{row.day}.png")

@@ -131,3 +131,12 @@ def episodes_csv(result: BacktestResult) -> str:
                 row += [sc.at_fire[name].value, sc.at_peak[name].value, resolve, first.isoformat() if first else ""]
         writer.writerow(row)
     return buf.getvalue()
+
+
+SYNTHETIC_CSV_LINE = "# SYNTHETIC sample data for demonstration, not market data\n"
+
+
+def marked_csv(text: str, synthetic: bool) -> str:
+    """A CSV built from the synthetic sample starts with a comment line saying so (``pandas.read_csv(...,
+    comment="#")`` and spreadsheets read past it): a file travels without the message that came with it."""
+    return SYNTHETIC_CSV_LINE + text if synthetic else text

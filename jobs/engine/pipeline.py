@@ -182,6 +182,12 @@ class Engine:
         last = self.store.last_price_date(name)
         replaced = len(revision.changed) if revision else 0
         message = f"{written - replaced} new rows" if written > replaced else "no new data"
+        if batch.after_until:
+            message += (
+                f"; {batch.after_until} row(s) dated after {until} (from {batch.first_after_until}) left out: "
+                "a day is taken in once it has come"
+            )
+            log.warning("refresh of %s: %d row(s) dated after %s left out", name, batch.after_until, until)
         if revision is not None:
             message += f", {len(revision.revisions)} close(s) of stored days restated from {revision.first_day}"
             log.warning("refresh of %s: the source restated %d close(s)", name, len(revision.revisions))

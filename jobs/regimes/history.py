@@ -245,13 +245,14 @@ def replay(ctx: RegimeContext, snaps: Sequence[Ranked], start: date) -> RegimeHi
     return RegimeHistory(tuple(days), tuple(notes))
 
 
-def history_context(history: RegimeHistory, source_label: str) -> dict[str, Any]:
+def history_context(history: RegimeHistory, source_label: str, synthetic: bool) -> dict[str, Any]:
     return {
         "history": history,
         "stats": history.stats(),
         "composite_periods": history.on_runs(Scenario.COMPOSITE),
         "notes": list(history.notes),
         "source_label": source_label,
+        "synthetic": synthetic,
     }
 
 

@@ -21,7 +21,8 @@ from jobs.engine.backtest import replay_episodes
 from jobs.engine.rules import params_from_settings
 from jobs.regimes.history import ALL, RegimeHistory
 from jobs.regimes.types import State
-from jobs.rendering.charts import cjk_font, episode_spans
+from jobs.rendering.charts import LABELS as SPREAD_LABELS
+from jobs.rendering.charts import cjk_font, episode_spans, mark_synthetic
 from jobs.store.datastore import Store
 
 WIDTH_PX, HEIGHT_PX, DPI = 1200, 900, 100
@@ -64,6 +65,7 @@ def regime_history_chart(
     episodes: Sequence[tuple[date, date | None]] = (),
     title: str | None = None,
     lang: str = "en",
+    synthetic: bool = False,
     width_px: int = WIDTH_PX,
     height_px: int = HEIGHT_PX,
 ) -> bytes:
@@ -97,6 +99,8 @@ def regime_history_chart(
             shaded = True
         ax.set_ylabel(words["ylabel"])
         ax.set_title(title or words["title"].format(first=history.first, last=history.last))
+        if synthetic:  # the picture travels without its caption
+            mark_synthetic(ax, SPREAD_LABELS["zh" if words is LABELS["zh"] else "en"])
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left", framealpha=0.85)
         ax.tick_params(labelbottom=False)
@@ -128,9 +132,11 @@ def regime_history_chart(
     return buf.getvalue()
 
 
-def history_png(store: Store, settings: Settings, source: str, history: RegimeHistory, lang: str = "en") -> bytes:
+def history_png(
+    store: Store, settings: Settings, source: str, history: RegimeHistory, lang: str = "en", synthetic: bool = False
+) -> bytes:
     """The chart in ``lang``, with the alert episodes the backtest finds over the same days."""
     spans = replay_episodes(
         store.spread_series(source), params_from_settings(settings.alerts), history.first, history.last
     )
-    return regime_history_chart(history, episodes=[(s.start, s.end) for s in spans], lang=lang)
+    return regime_history_chart(history, episodes=[(s.start, s.end) for s in spans], lang=lang, synthetic=synthetic)

@@ -74,6 +74,7 @@ LABELS = {
         "title": "Industry differentiation: top-5 vs bottom-5 six-month gain",
         "latest": "Latest",
         "backtest_title": "Spread and alert episodes, {first} to {last}",
+        "synthetic": "SYNTHETIC sample data, not market data",
     },
     "zh": {
         "spread": "分化度",
@@ -84,6 +85,7 @@ LABELS = {
         "title": "行业分化度: 前五与后五行业半年涨幅之差",
         "latest": "最新",
         "backtest_title": "分化度与预警区间 {first} 至 {last}",
+        "synthetic": "合成样本数据，并非真实行情",
     },
 }
 
@@ -168,6 +170,23 @@ def _is_ascii(text: str) -> bool:
     return all(ord(ch) < 128 for ch in text)
 
 
+def mark_synthetic(ax: Any, words: dict[str, str]) -> None:
+    """The synthetic sample's warning across the plot, in the chart's language."""
+    ax.text(
+        0.5,
+        0.5,
+        words["synthetic"],
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=28,
+        color="#c0392b",
+        alpha=0.35,
+        rotation=12,
+        zorder=0,
+    )
+
+
 def spread_chart(
     series: pd.DataFrame,
     *,
@@ -176,6 +195,7 @@ def spread_chart(
     title: str | None = None,
     lang: str = "en",
     view_from: date | None = None,
+    synthetic: bool = False,
     width_px: int = WIDTH_PX,
     height_px: int = HEIGHT_PX,
 ) -> bytes:
@@ -188,6 +208,7 @@ def spread_chart(
         title=title,
         lang=lang,
         view_from=view_from,
+        synthetic=synthetic,
         width_px=width_px,
         height_px=height_px,
         png=buf,
@@ -203,6 +224,7 @@ def spread_figure(
     title: str | None = None,
     lang: str = "en",
     view_from: date | None = None,
+    synthetic: bool = False,
     width_px: int = WIDTH_PX,
     height_px: int = HEIGHT_PX,
     png: IO[bytes] | None = None,
@@ -259,6 +281,8 @@ def spread_figure(
 
         ax.set_title(title)
         ax.set_ylabel(words["ylabel"])
+        if synthetic:  # a picture travels without its caption: the sample says what it is on the picture
+            mark_synthetic(ax, words)
         ax.grid(True, alpha=0.3)
         ax.margins(x=0.01, y=0.08)
         fig.autofmt_xdate()

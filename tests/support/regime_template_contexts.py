@@ -94,13 +94,13 @@ def history_ctx() -> dict[str, Any]:
         InputNote("no_pmi"),
         InputNote("no_heat"),
     )
-    return history_context(RegimeHistory(days, notes), f"CSV {EVIL}")
+    return history_context(RegimeHistory(days, notes), f"CSV {EVIL}", synthetic=True)
 
 
 REGIME_CONTEXTS: dict[str, Callable[[], dict[str, Any]]] = {
     "regime_history": history_ctx,
     "regime_history_caption": history_ctx,
-    "regime": lambda: {"report": report()},
+    "regime": lambda: {"report": report(), "synthetic": True},
     # the dashboard's Scenarios page: one scenario (breadth shows a board's name, EVIL) and since when
     "webapp_scenario": lambda: {"r": results()[3], "since": DAY},
     "regime_fire": lambda: transition(Change.FIRE),

@@ -29,7 +29,7 @@ from bot.telegram.handlers.handler_support import (
 )
 from bot.telegram.menu import MenuCommand
 from jobs.alerting.services import Services
-from jobs.engine.export import history_csv
+from jobs.engine.export import history_csv, marked_csv
 from jobs.rendering.messages import render
 
 RECENT_EPISODES = 5
@@ -63,7 +63,8 @@ async def export(update: Update, context: Context) -> None:
     if not snapshots:
         await reply(update, no_data_text(services, lang, status))
         return
-    data = (await asyncio.to_thread(history_csv, snapshots)).encode("utf-8")
+    text = await asyncio.to_thread(history_csv, snapshots)
+    data = marked_csv(text, services.engine.source.synthetic).encode("utf-8")
     first, last = snapshots[0].as_of, snapshots[-1].as_of
     caption = render(
         "export_caption", lang, first=first, last=last, rows=len(snapshots), status=status, stale=status.stale

@@ -53,7 +53,7 @@ async def history(update: Update, context: Context) -> None:
     chat = update.effective_chat
     assert chat is not None
     view_from = view_start(snap.as_of, PERIODS[period])
-    png = await asyncio.to_thread(_draw, series, snap.as_of, lang, view_from)
+    png = await asyncio.to_thread(_draw, series, snap.as_of, lang, view_from, status.synthetic)
     caption = render(
         "history_caption",
         lang,
@@ -74,8 +74,8 @@ async def history(update: Update, context: Context) -> None:
     )
 
 
-def _draw(series: pd.DataFrame, today: date, lang: str, view_from: date | None) -> bytes:
-    return spread_chart(series, today=today, lang=lang, view_from=view_from)
+def _draw(series: pd.DataFrame, today: date, lang: str, view_from: date | None, synthetic: bool) -> bytes:
+    return spread_chart(series, today=today, lang=lang, view_from=view_from, synthetic=synthetic)
 
 
 def register(application: Application[Any, Any, Any, Any, Any, Any]) -> None:

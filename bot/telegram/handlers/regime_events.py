@@ -41,7 +41,13 @@ async def regime(update: Update, context: Context) -> None:
     services = services_of(context)
     lang = chat_lang(update, services)
     report = await asyncio.to_thread(_report_now, services)
-    await reply(update, render("regime", lang, report=report, admin=sees_raw_errors(update, services)))
+    await reply(update, render(
+            "regime",
+            lang,
+            report=report,
+            admin=sees_raw_errors(update, services),
+            synthetic=services.engine.source.synthetic,
+        ))
 
 
 def _report_now(services: Services) -> RegimeReport:

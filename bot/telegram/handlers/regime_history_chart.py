@@ -29,7 +29,7 @@ async def regime_history(update: Update, context: Context) -> None:
         await reply(update, no_data_text(services, lang, status))
         return
     png, history = await asyncio.to_thread(context.bot_data.regime_history_chart.get, services, status.source, lang)
-    caption = render("regime_history_caption", lang, **history_context(history, status.source_label))
+    caption = render("regime_history_caption", lang, **history_context(history, status.source_label, status.synthetic))
     chat = update.effective_chat
     assert chat is not None
     await chat.send_photo(

@@ -67,13 +67,21 @@ class AkshareSwSource:
 
     def fetch(self, since: date | None, until: date) -> PriceBatch:
         parts = []
+        later: list[date] = []
         for code in self.industries:
             part = self._one(code)
             if part["date"].isna().any():
                 raise FetchError(f"index_hist_sw({code}): unreadable dates in response")
             mask = part["date"] <= until
+            later.extend(part.loc[~mask, "date"])
             if since is not None:
                 mask &= part["date"] > since
             parts.append(part.loc[mask])
         rows = pd.concat(parts, ignore_index=True).sort_values(["date", "code"], ignore_index=True)
-        return PriceBatch(rows=rows, declared=dict(self.industries), complete=True)
+        return PriceBatch(
+            rows=rows,
+            declared=dict(self.industries),
+            complete=True,
+            after_until=len(later),
+            first_after_until=min(later) if later else None,
+        )

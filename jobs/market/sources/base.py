@@ -100,6 +100,10 @@ class PriceBatch:
     notes: list[str] = field(default_factory=list)
     # code -> English name, for a source that gives them (a csv ``name_en`` column); empty otherwise
     declared_en: dict[str, str] = field(default_factory=dict)
+    # rows the source holds dated after the fetch's last day (a csv with tomorrow's or made-up dates): left
+    # out, and counted so that the refresh says so instead of dropping them without a word
+    after_until: int = 0
+    first_after_until: date | None = None
 
     @property
     def last_date(self) -> date | None:

@@ -60,7 +60,10 @@ class CsvSource:
                 "amount": pd.to_numeric(raw["amount"], errors="coerce") if "amount" in raw.columns else float("nan"),
             }
         )
-        mask = rows["date"] <= until
+        later = rows["date"] > until
+        after_until = int(later.sum())
+        first_after = min(rows.loc[later, "date"]) if after_until else None
+        mask = ~later
         if since is not None:
             mask &= rows["date"] > since
         rows = rows.loc[mask].reset_index(drop=True)
@@ -71,4 +74,11 @@ class CsvSource:
             given = raw[["code", "name_en"]].dropna()
             codes, names_en = given["code"].astype(str).str.strip(), given["name_en"].astype(str).str.strip()
             english = {code: name_en for code, name_en in zip(codes, names_en, strict=True) if name_en}
-        return PriceBatch(rows=rows, declared=declared, complete=False, declared_en=english)
+        return PriceBatch(
+            rows=rows,
+            declared=declared,
+            complete=False,
+            declared_en=english,
+            after_until=after_until,
+            first_after_until=first_after,
+        )

@@ -143,12 +143,17 @@ class Dashboard:
         store = self.services.store
         history_key, history = self.regime_history()
         key = (history_key, store.get_meta(REPORT_META_KEY))
-        report: RegimeReport | None = stored_report(store)
-        if report is None and self.table.rows:
-            # before the daily job kept its first report: evaluate the stored data on demand, as /regime does
-            services = self.services
-            report = evaluate_regimes(store, services.settings, self.table.source, self.table.rows[-1].day)
-        return self._cached(f"scenarios:{lang}", key, lambda: scenarios_payload(report, history, lang))
+
+        def build() -> Any:
+            report: RegimeReport | None = stored_report(store)
+            if report is None and self.table.rows:
+                # before the daily job kept its first report: evaluate the stored data, as /regime does (once
+                # per state of the store: inside the cached build, not on every request)
+                services = self.services
+                report = evaluate_regimes(store, services.settings, self.table.source, self.table.rows[-1].day)
+            return scenarios_payload(report, history, lang)
+
+        return self._cached(f"scenarios:{lang}", key, build)
 
     def meta(self, public: bool) -> dict[str, Any]:
         services = self.services

@@ -14,7 +14,7 @@
     zh: {
       tab_spread: '分化', tab_industries: '行业', tab_scenarios: '情景', tab_settings: '设置',
       spread: '分化度', percentile: '分位', p50: '历史P50', p90: '历史P90', episodes: '提醒区间',
-      top5: '领涨前五', bottom5: '领跌后五', all: '全部', y1: '1年', y3: '3年', y5: '5年',
+      top5: '涨幅前五', bottom5: '涨幅后五', all: '全部', y1: '1年', y3: '3年', y5: '5年',
       ranked_title: '各行业近六个月涨幅排名', heatmap_title: '近24个月：各行业六个月涨幅（月末）',
       gain: '六个月涨幅', rank: '排名', scenario_history: '情景历史（红：触发，黄：关注，灰：未知）',
       macro: '宏观', heat: '热度估值', reversal: '景气反转', breadth: '主题扩散', composite: '收敛风险',
@@ -110,6 +110,8 @@
     return lum < 128;
   }
   function fmt(v, digits) { return v === null || v === undefined ? '—' : Number(v).toFixed(digits === undefined ? 1 : digits); }
+  // a percentile is cut, never rounded (92.69 reads P92), as in every message and chart of the service
+  function pctl(v) { return v === null || v === undefined ? '—' : 'P' + Math.floor(Number(v)); }
   function signed(v) { return (v > 0 ? '+' : '') + fmt(v, 1) + '%'; }
   function name(item) { return lang === 'en' ? item[2] : item[1]; }
   function industryName(r) { return lang === 'en' ? r.name_en : r.name; }
@@ -211,7 +213,7 @@
       return idx.map(function (k) { return esc(name(items[k])); }).join(lang === 'zh' ? '、' : ', ');
     };
     $('day').innerHTML = '<b>' + esc(s.dates[i]) + '</b> · ' + esc(t('spread')) + ' <b>' + fmt(s.spread[i], 1) +
-      '</b> · ' + esc(t('percentile')) + ' <b>P' + fmt(s.percentile[i], 0) + '</b>' +
+      '</b> · ' + esc(t('percentile')) + ' <b>' + pctl(s.percentile[i]) + '</b>' +
       '<div class="cols"><div><span class="up">▲ ' + esc(t('top5')) + '</span><br>' + list(s.top[i]) +
       '</div><div><span class="down">▼ ' + esc(t('bottom5')) + '</span><br>' + list(s.bottom[i]) + '</div></div>';
   }
@@ -234,7 +236,7 @@
           var i = ps[0].dataIndex;
           dayPanel(i);
           var items = s.industries;
-          return '<b>' + esc(s.dates[i]) + '</b><br>' + esc(t('spread')) + ': <b>' + fmt(s.spread[i], 1) + '</b> (P' + fmt(s.percentile[i], 0) + ')<br>' +
+          return '<b>' + esc(s.dates[i]) + '</b><br>' + esc(t('spread')) + ': <b>' + fmt(s.spread[i], 1) + '</b> (' + pctl(s.percentile[i]) + ')<br>' +
             '<span class="up">▲</span> ' + s.top[i].map(function (k) { return esc(name(items[k])); }).join(', ') + '<br>' +
             '<span class="down">▼</span> ' + s.bottom[i].map(function (k) { return esc(name(items[k])); }).join(', ');
         } }),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -244,3 +245,26 @@ def test_the_command_line_speaks_one_language(
             assert out.strip(), (command, extra)
             problems = english_problems(out) if lang == "en" else chinese_problems(out, [spec, Path(spec[4:]).name])
             assert not problems, f"{command} {extra} ({lang}, {source}): {problems}\n{out}"
+
+
+def _dashboard_words() -> dict[str, dict[str, str]]:
+    """The dashboard page's own words (its table ``T`` in app.js): key -> text per language."""
+    source = (Path(__file__).resolve().parents[1] / "bot" / "web" / "static" / "app.js").read_text(encoding="utf-8")
+    table = source[source.index("var T = {") : source.index("var SCENARIOS")]
+    words: dict[str, dict[str, str]] = {}
+    for lang in ("zh", "en"):
+        block = table[table.index(f"{lang}: {{") :]
+        block = block[: block.index("\n    }")]
+        words[lang] = dict(re.findall(r"(\w+): '((?:[^'\\]|\\.)*)'", block))
+    return words
+
+
+def test_the_dashboards_own_words_are_one_language_each() -> None:
+    words = _dashboard_words()
+    assert set(words["zh"]) == set(words["en"]) and len(words["zh"]) > 40
+    for key, text in words["zh"].items():
+        assert not chinese_problems(re.sub(r"\{\w+\}", "1", text)), (key, text)
+    for key, text in words["en"].items():
+        assert not english_problems(text), (key, text)
+    # headings true whatever the sign (the bottom five may have risen)
+    assert not any(w in words["zh"][k] for k in ("top5", "bottom5") for w in ("领涨", "领跌"))

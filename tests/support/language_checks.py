@@ -50,8 +50,9 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 # what is not prose: a command (/regime, /event del), a config key or file name (data.source, x.csv,
 # price_revisions), a number with a unit or percentile (P90, 6M, 120D, 1y), an URL
 _NOT_PROSE = re.compile(
-    r"@\w+|U\+[0-9A-F]{4,6}|spreadwatch(?: [a-z][a-z-]*)*(?: --?[a-z-]+(?: [A-Z]+)?)*|A(?=股)|https?://\S+|/[a-z_0-9]+(?:@\w+)?|\b[\w-]+(?:[._][\w-]+)+\b|\.[a-z_]+\b|\b[A-Za-z]+\d[\w]*\b|\b\d+[A-Za-z]+\b"
+    r"@\w+|U\+[0-9A-F]{4,6}|spreadwatch(?: [a-z][a-z-]*)*(?: --?[a-z-]+(?: [A-Z]+)?)*|A(?=\s*股)|https?://\S+|/[a-z_0-9]+(?:@\w+)?|\b[\w-]+(?:[._][\w-]+)+\b|\.[a-z_]+\b|\b[A-Za-z]+\d[\w]*\b|\b\d+[A-Za-z]+\b"
 )
+_CJK_EDGE = re.compile(r"(?<=[\u4e00-\u9fff])(?=[A-Za-z0-9])|(?<=[A-Za-z0-9])(?=[\u4e00-\u9fff])")
 _CODE_SPAN = re.compile(r"<code>.*?</code>|<pre>.*?</pre>", re.DOTALL)
 
 
@@ -70,7 +71,9 @@ def english_problems(text: str, typed: Iterable[str] = ()) -> list[str]:
 def chinese_problems(text: str, typed: Iterable[str] = ()) -> list[str]:
     """The English words a Chinese reader would see, but the allowed ones."""
     stripped = _CODE_SPAN.sub(" ", _without(text, typed))
-    plain = _NOT_PROSE.sub(" ", _without(to_plain(stripped), typed))
+    # a Latin token written against Chinese characters (历史P50) is a token of its own
+    spaced = _CJK_EDGE.sub(" ", _without(to_plain(stripped), typed))
+    plain = _NOT_PROSE.sub(" ", spaced)
     return [w for w in _WORD.findall(plain) if w not in ZH_ALLOWED]
 
 

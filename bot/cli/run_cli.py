@@ -60,7 +60,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store(settings)
     try:
         print(startup_summary(settings, store, token), flush=True)
-    finally:
+    except BaseException:
         store.close()
-    run(settings)
+        raise
+    run(settings, store)  # the bot goes on with the store the summary read
     return ExitCode.OK

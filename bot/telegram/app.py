@@ -48,6 +48,7 @@ from bot.telegram.update_processor import PerChatUpdateProcessor
 from jobs.alerting.services import Services
 from jobs.config.secrets import install_log_scrubbing
 from jobs.config.settings import ConfigError, Settings
+from jobs.store.datastore import Store
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,9 @@ async def wait_for_bot_api(settings: Settings, token: str) -> None:
             await bot.shutdown()
 
 
-def run(settings: Settings) -> None:
-    """Start the bot and block until it is stopped (Ctrl-C / SIGTERM)."""
+def run(settings: Settings, store: Store | None = None) -> None:
+    """Start the bot and block until it is stopped (Ctrl-C / SIGTERM); on ``store`` when one is open already
+    (opening it again would check its integrity again: tens of ms on the way to the first update)."""
     # httpx logs every request URL at INFO, and the URL contains the bot token
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # every secret the settings lead to (the token first) is scrubbed from every log line
@@ -200,7 +202,7 @@ def run(settings: Settings) -> None:
         asyncio.run(wait_for_bot_api(settings, bot_token(settings)))
     except KeyboardInterrupt:
         return  # stopped while waiting for the Bot API: nothing was started
-    services = Services.build(settings)
+    services = Services.build(settings, store=store)
     application = build_application(services)
     tg = settings.telegram
     if tg.mode == "webhook":

@@ -22,7 +22,10 @@ class Services:
     clock: Callable[[], datetime] = field(default=now_utc)
 
     @classmethod
-    def build(cls, settings: Settings, clock: Callable[[], datetime] = now_utc) -> Services:
-        store = Store(settings.storage.target)
+    def build(
+        cls, settings: Settings, clock: Callable[[], datetime] = now_utc, store: Store | None = None
+    ) -> Services:
+        """The services on ``store`` (one already open, e.g. for the start-up summary), else on a new one."""
+        store = store if store is not None else Store(settings.storage.target)
         engine = Engine(settings, store, announce_revisions=announce_revisions)
         return cls(settings=settings, store=store, engine=engine, chats=ChatRepo(store), clock=clock)

@@ -58,7 +58,7 @@ from jobs.alerting.alert_log import SPREAD_RULE
 from jobs.config.languages import reader_lang
 from jobs.config.settings import Settings
 from jobs.store.chats import ChatRepo
-from jobs.store.outbox import Outbox, OutboxRow
+from jobs.store.outbox import HeldRowsWatch, Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class OutboxSender:
             if self._stopped:
                 self._stop_event.set()
             tasks: dict[asyncio.Task[None], int] = {}
-            watch_until = 0.0  # monotonic end of the wait for rows another sender holds
+            held = HeldRowsWatch(self.outbox, self.worker_id, "telegram", wait_up_to_s)
             while True:
                 if self._stopped:
                     # nothing more is claimed; what is in flight is answered and marked
@@ -225,13 +225,7 @@ class OutboxSender:
                     break
                 delay = max(next_due - time.time(), self._earliest_chat_wait(), 0.0)
                 if delay > wait_up_to_s:
-                    # rows under another sender's lease: a live one (another instance) marks them sent
-                    # within seconds, a dead one's wait for the lease; watch them for up to wait_up_to_s
-                    held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker_id, "telegram")
-                    if not held:
-                        break
-                    watch_until = watch_until or time.monotonic() + wait_up_to_s
-                    if time.monotonic() >= watch_until:
+                    if not await held.keep_waiting():
                         break
                     delay = 0.5
                 with contextlib.suppress(TimeoutError):

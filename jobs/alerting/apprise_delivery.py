@@ -50,7 +50,7 @@ from jobs.config.notify_settings import (
 )
 from jobs.rendering.charts import spread_chart  # matplotlib loads with the first chart
 from jobs.rendering.messages import to_markdown, to_plain
-from jobs.store.outbox import Outbox, OutboxRow
+from jobs.store.outbox import HeldRowsWatch, Outbox, OutboxRow
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,7 @@ class NotifySender:
         async with self._lock:
             stats = NotifyStats()
             self._stop_event = stop_event = asyncio.Event()
-            watch_until = 0.0  # monotonic end of the wait for rows another sender holds
+            held = HeldRowsWatch(self.outbox, self.worker_id, "notify", wait_up_to_s)
             while True:
                 if self._stopped:
                     stats.stopped = True
@@ -231,12 +231,7 @@ class NotifySender:
                 waits = [t - now for c, t in self._ready.items() if t > now and c in active]
                 delay = max(next_due - self.outbox.clock(), min(waits) if waits else 0.0, 0.0)
                 if delay > wait_up_to_s:
-                    # rows under another sender's lease (see OutboxSender.drain): watched for up to wait_up_to_s
-                    held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker_id, "notify")
-                    if not held:
-                        break
-                    watch_until = watch_until or time.monotonic() + wait_up_to_s
-                    if time.monotonic() >= watch_until:
+                    if not await held.keep_waiting():
                         break
                     delay = 0.5
                 with contextlib.suppress(TimeoutError):

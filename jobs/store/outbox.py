@@ -27,6 +27,7 @@ Times are Unix seconds (REAL) so that due-ness is a plain numeric comparison.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -371,3 +372,22 @@ class Outbox:
             return conn.execute(
                 "DELETE FROM outbox WHERE day < ? AND status IN ('sent', 'failed', 'dead')", (before.isoformat(),)
             ).rowcount
+
+
+class HeldRowsWatch:
+    """A drain's patience with rows under another sender's lease: a live sender (another instance) marks them
+    sent within seconds, a dead one's rows wait for its lease to run out; either way they are watched for up
+    to ``wait_up_to_s`` from the first time the drain finds nothing else to do (one watch per drain)."""
+
+    def __init__(self, outbox: Outbox, worker: str, target: Target, wait_up_to_s: float) -> None:
+        self.outbox, self.worker, self.target, self.wait_up_to_s = outbox, worker, target, wait_up_to_s
+        self._until: float | None = None  # monotonic end of the watch, set when it starts
+
+    async def keep_waiting(self) -> bool:
+        """True while rows are held elsewhere and the watch has time left."""
+        held, _until = await asyncio.to_thread(self.outbox.in_flight_elsewhere, self.worker, self.target)
+        if not held:
+            return False
+        if self._until is None:
+            self._until = time.monotonic() + self.wait_up_to_s
+        return time.monotonic() < self._until
